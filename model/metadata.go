@@ -1,0 +1,194 @@
+package model
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"pneumoscan/onnxpb"
+)
+
+// Preprocess says how an image becomes the model's input tensor.
+type Preprocess struct {
+	// Resize is how the image is brought to Size x Size: "stretch" scales each axis on its
+	// own (the training images were squashed this way), bilinear.
+	Resize string `json:"resize"`
+	Size   int    `json:"size"`
+	// Channels is the order of the input planes, "RGB". Gray images are replicated.
+	Channels string `json:"channels"`
+	// Pixel values are divided by Scale, then normalised per channel: (x - Mean) / Std.
+	Scale float32    `json:"scale"`
+	Mean  [3]float32 `json:"mean"`
+	Std   [3]float32 `json:"std"`
+}
+
+// Threshold is an operating point on P(pneumonia): at or above Value the screen is positive.
+type Threshold struct {
+	Name      string  `json:"name"`
+	Value     float64 `json:"value"`
+	Criterion string  `json:"criterion"` // how it was chosen, e.g. "sensitivity >= 0.95 on validation"
+}
+
+// Metadata is everything a model file says about itself.
+type Metadata struct {
+	Name        string
+	Version     string
+	Trained     bool // false: a demonstration model whose outputs are meaningless
+	Description string
+	Preprocess  Preprocess
+	Classes     []string // [negative, positive]
+	Thresholds  []Threshold
+	Operating   string  // name of the threshold the page decides with
+	Temperature float64 // calibration temperature applied to the logit; 1 when not fitted
+	Metrics     map[string]float64
+}
+
+// OperatingThreshold returns the threshold the screening decision uses.
+func (m Metadata) OperatingThreshold() (Threshold, error) {
+	for _, t := range m.Thresholds {
+		if t.Name == m.Operating {
+			return t, nil
+		}
+	}
+	return Threshold{}, fmt.Errorf("model metadata: operating threshold %q is not among the thresholds", m.Operating)
+}
+
+// Validate reports the first thing that makes the metadata unusable.
+func (m Metadata) Validate() error {
+	p := m.Preprocess
+	switch {
+	case m.Name == "" || m.Version == "":
+		return errors.New("model metadata: name and version are required")
+	case p.Resize != "stretch":
+		return fmt.Errorf("model metadata: unknown resize rule %q", p.Resize)
+	case p.Size <= 0 || p.Size > 4096:
+		return fmt.Errorf("model metadata: input size %d out of range", p.Size)
+	case p.Channels != "RGB" && p.Channels != "BGR":
+		return fmt.Errorf("model metadata: unknown channel order %q", p.Channels)
+	case p.Scale <= 0:
+		return fmt.Errorf("model metadata: pixel scale %v must be positive", p.Scale)
+	case len(m.Classes) != 2:
+		return fmt.Errorf("model metadata: want 2 classes, got %d", len(m.Classes))
+	case m.Temperature <= 0:
+		return fmt.Errorf("model metadata: temperature %v must be positive", m.Temperature)
+	}
+	for i, s := range p.Std {
+		if s <= 0 {
+			return fmt.Errorf("model metadata: std[%d] = %v must be positive", i, s)
+		}
+	}
+	for _, t := range m.Thresholds {
+		if t.Value < 0 || t.Value > 1 {
+			return fmt.Errorf("model metadata: threshold %q = %v outside [0,1]", t.Name, t.Value)
+		}
+	}
+	_, err := m.OperatingThreshold()
+	return err
+}
+
+// Props encodes the metadata as ONNX metadata_props, sorted by key so files are reproducible.
+func (m Metadata) Props() ([]*onnxpb.StringStringEntryProto, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	kv := map[string]string{
+		KeyContract:    ContractVersion,
+		KeyName:        m.Name,
+		KeyVersion:     m.Version,
+		KeyTrained:     strconv.FormatBool(m.Trained),
+		KeyDescription: m.Description,
+		KeyOperating:   m.Operating,
+		KeyTemperature: strconv.FormatFloat(m.Temperature, 'g', -1, 64),
+	}
+	for key, v := range map[string]any{
+		KeyPreprocess: m.Preprocess, KeyClasses: m.Classes, KeyThresholds: m.Thresholds, KeyMetrics: m.Metrics,
+	} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("model metadata: %s: %w", key, err)
+		}
+		kv[key] = string(b)
+	}
+	keys := make([]string, 0, len(kv))
+	for k := range kv {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	props := make([]*onnxpb.StringStringEntryProto, len(keys))
+	for i, k := range keys {
+		props[i] = &onnxpb.StringStringEntryProto{Key: k, Value: kv[k]}
+	}
+	return props, nil
+}
+
+// SetMetadata replaces the pneumoscan keys of a model's metadata_props, keeping any others.
+func SetMetadata(mp *onnxpb.ModelProto, m Metadata) error {
+	props, err := m.Props()
+	if err != nil {
+		return err
+	}
+	own := make(map[string]bool, len(props))
+	for _, p := range props {
+		own[p.Key] = true
+	}
+	kept := props
+	for _, p := range mp.MetadataProps {
+		if !own[p.Key] {
+			kept = append(kept, p)
+		}
+	}
+	mp.MetadataProps = kept
+	return nil
+}
+
+// ParseMetadata reads and validates the pneumoscan metadata of a model.
+func ParseMetadata(props []*onnxpb.StringStringEntryProto) (Metadata, error) {
+	kv := make(map[string]string, len(props))
+	for _, p := range props {
+		kv[p.Key] = p.Value
+	}
+	v, ok := kv[KeyContract]
+	if !ok {
+		return Metadata{}, errors.New("not a pneumoscan model: its ONNX metadata has no " + KeyContract + " key")
+	}
+	if v != ContractVersion {
+		return Metadata{}, fmt.Errorf("model contract version %q is not supported (want %q)", v, ContractVersion)
+	}
+	m := Metadata{
+		Name:        kv[KeyName],
+		Version:     kv[KeyVersion],
+		Description: kv[KeyDescription],
+		Operating:   kv[KeyOperating],
+	}
+	var err error
+	if m.Trained, err = strconv.ParseBool(kv[KeyTrained]); err != nil {
+		return Metadata{}, fmt.Errorf("model metadata: %s: %w", KeyTrained, err)
+	}
+	if m.Temperature, err = strconv.ParseFloat(kv[KeyTemperature], 64); err != nil {
+		return Metadata{}, fmt.Errorf("model metadata: %s: %w", KeyTemperature, err)
+	}
+	for key, dst := range map[string]any{
+		KeyPreprocess: &m.Preprocess, KeyClasses: &m.Classes, KeyThresholds: &m.Thresholds, KeyMetrics: &m.Metrics,
+	} {
+		s, ok := kv[key]
+		if !ok {
+			return Metadata{}, fmt.Errorf("model metadata: %s is missing", key)
+		}
+		if err := json.Unmarshal([]byte(s), dst); err != nil {
+			return Metadata{}, fmt.Errorf("model metadata: %s: %w", key, err)
+		}
+	}
+	return m, m.Validate()
+}
+
+// ImageNetPreprocess is the torchvision ImageNet normalisation a ResNet50 backbone expects.
+// Writers (modelconv, the trainer) put it into metadata; readers never use it directly.
+func ImageNetPreprocess(size int) Preprocess {
+	return Preprocess{
+		Resize: "stretch", Size: size, Channels: "RGB", Scale: 255,
+		Mean: [3]float32{0.485, 0.456, 0.406},
+		Std:  [3]float32{0.229, 0.224, 0.225},
+	}
+}
