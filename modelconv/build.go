@@ -1,0 +1,107 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"pneumoscan/model"
+	"pneumoscan/modelconv/contractonnx"
+	"pneumoscan/modelconv/torchvision"
+	"pneumoscan/resnet"
+)
+
+func runBuild(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("build", stderr)
+	backbone := fs.String("backbone", "", "torchvision ResNet50 ONNX export (required)")
+	headFile := fs.String("head", "", "ONNX file holding the head initializers head.fc1.weight/bias, head.fc2.weight/bias (e.g. a contract model); its metadata is kept when it has some. Default: a random head")
+	out := fs.String("o", "", "output model file (required)")
+	fp32 := fs.Bool("fp32", false, "keep weights float32 (default: int8 per channel)")
+	hidden := fs.Int("hidden", demoHidden, "hidden units of a random head")
+	seed := fs.Uint64("seed", demoHeadSeed, "seed of a random head")
+	name := fs.String("name", "pneumoscan-imported", "model name when the head brings no metadata")
+	version := fs.String("version", "0.1.0", "model version when the head brings no metadata")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if *backbone == "" || *out == "" || len(pos) > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	b, err := torchvision.ImportFile(*backbone, resnet.ResNet50)
+	if err != nil {
+		return err
+	}
+	md := model.Metadata{
+		Name: *name, Version: *version, Trained: false,
+		Description: "ResNet50 backbone imported from " + *backbone + " with an untrained random head: its outputs are meaningless.",
+		Preprocess:  model.ImageNetPreprocess(224),
+		Classes:     []string{"NORMAL", "PNEUMONIA"},
+		Thresholds: []model.Threshold{{Name: "default", Value: 0.5,
+			Criterion: "untrained head: no operating point was measured"}},
+		Operating: "default", Temperature: 1, Metrics: map[string]float64{},
+	}
+	var h *resnet.Head
+	if *headFile == "" {
+		if h, err = resnet.RandomHead(b.Arch.Features(), *hidden, *seed); err != nil {
+			return err
+		}
+	} else {
+		m, err := contractonnx.ReadFile(*headFile)
+		if err != nil {
+			return err
+		}
+		ts, err := contractonnx.FloatTensors(m)
+		if err != nil {
+			return fmt.Errorf("%s: %w", *headFile, err)
+		}
+		if h, err = contractonnx.HeadFrom(ts); err != nil {
+			return fmt.Errorf("%s: %w", *headFile, err)
+		}
+		if len(m.MetadataProps) > 0 {
+			if md, err = model.ParseMetadata(m.MetadataProps); err != nil {
+				return fmt.Errorf("%s: %w", *headFile, err)
+			}
+		}
+	}
+	return writeModel(*out, b, h, md, !*fp32, stdout)
+}
+
+func runQuantize(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("quantize", stderr)
+	out := fs.String("o", "", "output model file (required)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *out == "" {
+		fs.Usage()
+		return errUsage
+	}
+	m, err := contractonnx.ReadFile(pos[0])
+	if err != nil {
+		return err
+	}
+	md, err := model.ParseMetadata(m.MetadataProps)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	q, err := contractonnx.Quantize(m)
+	if errors.Is(err, contractonnx.ErrNothingToQuantize) {
+		return fmt.Errorf("%s: %w (is it already int8?)", pos[0], err)
+	} else if err != nil {
+		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	data, err := contractonnx.Marshal(q)
+	if err != nil {
+		return err
+	}
+	if err := contractonnx.WriteAtomic(*out, data); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: %s int8, %.1f MB, sha256 %s\n", *out, md.Name, float64(len(data))/1e6, sha256Hex(data))
+	return nil
+}
+
+func runParity(args []string, stdout, stderr io.Writer) error { return errors.New("not written yet") }

@@ -1,0 +1,199 @@
+// Package site generates pneumoscan's static website: go-app's generated pages plus the two
+// wasm binaries, the page's assets, Go's own wasm_exec.js, the icons, and the model stored
+// under its sha256 with a small manifest the inference worker reads.
+package site
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/maxence-charriere/go-app/v9/pkg/app"
+
+	"pneumoscan/web"
+)
+
+// Options says where the inputs are and where the site goes.
+type Options struct {
+	Dir        string // output directory, e.g. "static"
+	AppWasm    string // built wasm/app
+	WorkerWasm string // built wasm/worker
+	Model      string // the ONNX model file
+	// WasmExec is the wasm_exec.js matching the Go that built the binaries; empty: the one
+	// in `go env GOROOT`.
+	WasmExec string
+}
+
+// ModelManifest is static/web/model.json: where the worker finds the model and what it must hash to.
+type ModelManifest struct {
+	URL    string `json:"url"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// Result describes a generated site.
+type Result struct {
+	Version string
+	Model   ModelManifest
+}
+
+// Generate writes the site into o.Dir, replacing what an earlier run wrote there.
+func Generate(o Options) (Result, error) {
+	if o.WasmExec == "" {
+		p, err := goWasmExec()
+		if err != nil {
+			return Result{}, err
+		}
+		o.WasmExec = p
+	}
+	webDir := filepath.Join(o.Dir, "web")
+	if err := os.MkdirAll(filepath.Join(webDir, "models"), 0o755); err != nil {
+		return Result{}, err
+	}
+
+	model, err := copyModel(o.Model, webDir)
+	if err != nil {
+		return Result{}, err
+	}
+	manifest, err := json.MarshalIndent(model, "", "  ")
+	if err != nil {
+		return Result{}, err
+	}
+
+	// Every file that ends up in go-app's cache feeds the version, so any rebuild that
+	// changes one of them makes the service worker fetch the new app.
+	version := sha256.New()
+	put := func(name string, data []byte) error {
+		fmt.Fprintf(version, "%s %d\n", name, len(data))
+		version.Write(data)
+		return writeFileAtomic(filepath.Join(o.Dir, filepath.FromSlash(name)), data)
+	}
+	for _, f := range []struct{ src, dst string }{
+		{o.AppWasm, "web/app.wasm"}, {o.WorkerWasm, "web/worker.wasm"}, {o.WasmExec, "wasm_exec.js"},
+	} {
+		data, err := os.ReadFile(f.src)
+		if err != nil {
+			return Result{}, fmt.Errorf("site: %w", err)
+		}
+		if err := put(f.dst, data); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := put("web/model.json", manifest); err != nil {
+		return Result{}, err
+	}
+	err = fs.WalkDir(web.Assets, "assets", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := web.Assets.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return put("web/"+strings.TrimPrefix(p, "assets/"), data)
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("site: assets: %w", err)
+	}
+	for name, data := range icons() {
+		if err := put(name, data); err != nil {
+			return Result{}, err
+		}
+	}
+
+	v := hex.EncodeToString(version.Sum(nil))[:16]
+	web.RegisterRoutes()
+	if err := app.GenerateStaticWebsite(o.Dir, web.NewHandler(v)); err != nil {
+		return Result{}, fmt.Errorf("site: go-app generation: %w", err)
+	}
+	// go-app writes its own copy of wasm_exec.js; the binaries were built by this Go, so
+	// serve this Go's file (the runtime's imports must match the JS glue exactly).
+	exec, err := os.ReadFile(o.WasmExec)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := writeFileAtomic(filepath.Join(o.Dir, "wasm_exec.js"), exec); err != nil {
+		return Result{}, err
+	}
+	return Result{Version: v, Model: model}, nil
+}
+
+// copyModel stores the model as web/models/<sha256>.onnx and drops older models.
+func copyModel(src, webDir string) (ModelManifest, error) {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return ModelManifest{}, fmt.Errorf("site: model: %w", err)
+	}
+	if len(data) == 0 {
+		return ModelManifest{}, fmt.Errorf("site: model %s is empty", src)
+	}
+	sum := sha256.Sum256(data)
+	m := ModelManifest{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))}
+	name := m.SHA256 + ".onnx"
+	m.URL = web.ModelsDir + name
+	dir := filepath.Join(webDir, "models")
+	dst := filepath.Join(dir, name)
+	if st, err := os.Stat(dst); err != nil || st.Size() != m.Size {
+		if err := writeFileAtomic(dst, data); err != nil {
+			return ModelManifest{}, err
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return ModelManifest{}, err
+	}
+	for _, e := range entries {
+		if e.Name() != name {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return ModelManifest{}, err
+			}
+		}
+	}
+	return m, nil
+}
+
+// writeFileAtomic writes via a temporary file and a rename, so a server reading the
+// directory never sees half a file.
+func writeFileAtomic(name string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-"+filepath.Base(name)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), name)
+}
+
+func goWasmExec() (string, error) {
+	root := ""
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		root = strings.TrimSpace(string(out))
+	} else {
+		root = runtime.GOROOT() // no go command on PATH: the toolchain this was built with
+	}
+	p := filepath.Join(root, "lib", "wasm", "wasm_exec.js")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("site: Go's wasm_exec.js not found: %w", err)
+	}
+	return p, nil
+}
+

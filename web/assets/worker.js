@@ -1,0 +1,147 @@
+// The inference Web Worker: keeps the model in its own Cache Storage entry (keyed by
+// sha256, outside go-app's versioned cache), hands it to worker.wasm (Go: screen package)
+// and screens queued files one at a time, so the page's thread never runs the model.
+//
+// Page -> worker: {type:"load"}; {type:"screen", id, name, bytes: ArrayBuffer}.
+// Worker -> page: {type:"progress", stage, loaded, total}; {type:"ready", name, version,
+// sha256, trained, thresholdName, thresholdValue}; {type:"fatal", message};
+// {type:"stage", id, stage}; {type:"result", id, prob, positive, thresholdName,
+// thresholdValue, heatmap: ArrayBuffer RGBA, size, seconds}; {type:"error", id, message}.
+"use strict";
+
+importScripts("/wasm_exec.js");
+
+const MODEL_CACHE = "pneumoscan-models";
+const MANIFEST_URL = "/web/model.json";
+const WASM_URL = "/web/worker.wasm";
+
+let engine = null;     // globalThis.pneumoscan, set by worker.wasm
+let loading = null;    // promise of the loaded model
+const queue = [];
+let draining = false;
+
+function hex(buf) {
+  return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function sha256(buf) {
+  return hex(await crypto.subtle.digest("SHA-256", buf));
+}
+
+async function startGo() {
+  const go = new Go();
+  const resp = await fetch(WASM_URL);
+  if (!resp.ok) throw new Error("loading " + WASM_URL + " failed: HTTP " + resp.status);
+  const { instance } = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
+  go.run(instance); // main registers globalThis.pneumoscan before it blocks
+  if (!globalThis.pneumoscan) throw new Error("worker.wasm did not register its functions");
+  return globalThis.pneumoscan;
+}
+
+async function download(manifest) {
+  const resp = await fetch(manifest.url);
+  if (!resp.ok) throw new Error("downloading the model failed: HTTP " + resp.status + " for " + manifest.url);
+  const total = Number(resp.headers.get("Content-Length")) || manifest.size;
+  const reader = resp.body.getReader();
+  const out = new Uint8Array(manifest.size);
+  let loaded = 0;
+  let last = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (loaded + value.length > out.length) throw new Error("the model file is larger than its manifest says (" + manifest.size + " bytes)");
+    out.set(value, loaded);
+    loaded += value.length;
+    const now = Date.now();
+    if (now - last > 100) {
+      postMessage({ type: "progress", stage: "downloading", loaded, total });
+      last = now;
+    }
+  }
+  if (loaded !== manifest.size) throw new Error("the model download is incomplete: " + loaded + " of " + manifest.size + " bytes");
+  postMessage({ type: "progress", stage: "downloading", loaded, total });
+  return out.buffer;
+}
+
+function checkSum(got, manifest, where) {
+  if (got !== manifest.sha256) {
+    throw new Error("the model file " + where + " failed verification: sha256 " + got + ", expected " + manifest.sha256);
+  }
+}
+
+async function loadModel() {
+  postMessage({ type: "progress", stage: "starting the engine", loaded: 0, total: 0 });
+  engine = await startGo();
+  const mresp = await fetch(MANIFEST_URL);
+  if (!mresp.ok) throw new Error("loading " + MANIFEST_URL + " failed: HTTP " + mresp.status);
+  const manifest = await mresp.json();
+  const cache = await caches.open(MODEL_CACHE);
+  let bytes = null;
+  const hit = await cache.match(manifest.url);
+  if (hit) {
+    postMessage({ type: "progress", stage: "reading the cached model", loaded: 0, total: manifest.size });
+    bytes = await hit.arrayBuffer();
+    if ((await sha256(bytes)) !== manifest.sha256) {
+      await cache.delete(manifest.url); // corrupt entry: fetch again
+      bytes = null;
+    }
+  }
+  if (bytes === null) {
+    bytes = await download(manifest);
+    checkSum(await sha256(bytes), manifest, "downloaded from " + manifest.url);
+    await cache.put(manifest.url, new Response(bytes.slice(0), { headers: { "Content-Type": "application/octet-stream" } }));
+  }
+  // Older models are never needed again.
+  for (const req of await cache.keys()) {
+    if (new URL(req.url).pathname !== manifest.url) await cache.delete(req);
+  }
+  postMessage({ type: "progress", stage: "building the model graph", loaded: manifest.size, total: manifest.size });
+  const meta = engine.load(new Uint8Array(bytes));
+  if (meta.error) throw new Error(meta.error);
+  checkSum(meta.sha256, manifest, "handed to the engine");
+  postMessage(Object.assign({ type: "ready" }, meta));
+}
+
+async function drain() {
+  if (draining) return;
+  draining = true;
+  try {
+    while (queue.length > 0) {
+      const job = queue.shift();
+      try {
+        await loading;
+        postMessage({ type: "stage", id: job.id, stage: "decoding" });
+        await new Promise((r) => setTimeout(r, 0)); // let the stage message go out first
+        const t0 = performance.now();
+        const res = engine.screen(new Uint8Array(job.bytes), (stage) => postMessage({ type: "stage", id: job.id, stage }));
+        if (res.error) {
+          postMessage({ type: "error", id: job.id, message: res.error });
+          continue;
+        }
+        res.seconds = (performance.now() - t0) / 1000;
+        postMessage(Object.assign({ type: "result", id: job.id }, res), [res.heatmap]);
+      } catch (err) {
+        postMessage({ type: "error", id: job.id, message: String(err && err.message ? err.message : err) });
+      }
+      await new Promise((r) => setTimeout(r, 0)); // take in newly queued files
+    }
+  } finally {
+    draining = false;
+  }
+}
+
+onmessage = (e) => {
+  const msg = e.data;
+  switch (msg.type) {
+    case "load":
+      if (!loading) {
+        loading = loadModel();
+        loading.catch((err) => postMessage({ type: "fatal", message: String(err && err.message ? err.message : err) }));
+      }
+      break;
+    case "screen":
+      queue.push(msg);
+      drain();
+      break;
+  }
+};

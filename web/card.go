@@ -1,0 +1,137 @@
+package web
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/maxence-charriere/go-app/v9/pkg/app"
+)
+
+// Stages of one file, as the worker reports them.
+const (
+	stageQueued   = "queued"
+	stageDecoding = "decoding"
+	stageRunning  = "running"
+	stageDone     = "done"
+	stageError    = "error"
+)
+
+// card is one screened file.
+type card struct {
+	id       int
+	name     string
+	imageURL string // blob: URL of the file itself
+
+	stage   string
+	started time.Time // when the current stage began
+	err     string
+
+	prob        float64
+	positive    bool
+	threshold   threshold
+	heatmap     app.Value // ArrayBuffer of RGBA pixels
+	heatmapSize int
+	seconds     float64 // model time as measured by the worker
+
+	opacity     float64
+	showHeatmap bool
+}
+
+func (c *card) setStage(s string) {
+	c.stage = s
+	c.started = time.Now()
+}
+
+func (c *card) fail(msg string) {
+	c.stage = stageError
+	c.err = msg
+}
+
+func (c *card) setResult(d app.Value) {
+	c.stage = stageDone
+	c.prob = d.Get("prob").Float()
+	c.positive = d.Get("positive").Bool()
+	c.threshold = threshold{name: d.Get("thresholdName").String(), value: d.Get("thresholdValue").Float()}
+	c.heatmap = d.Get("heatmap")
+	c.heatmapSize = d.Get("size").Int()
+	c.seconds = d.Get("seconds").Float()
+}
+
+func (c *card) canvasID() string { return "heatmap-" + strconv.Itoa(c.id) }
+
+// drawHeatmap paints the Grad-CAM colours once; the slider and toggle only change CSS.
+func (c *card) drawHeatmap() {
+	canvas := app.Window().GetElementByID(c.canvasID())
+	if !canvas.Truthy() || c.heatmap == nil || c.heatmapSize == 0 {
+		return
+	}
+	pix := app.Window().Get("Uint8ClampedArray").New(c.heatmap)
+	img := app.Window().Get("ImageData").New(pix, c.heatmapSize, c.heatmapSize)
+	canvas.Call("getContext", "2d").Call("putImageData", img, 0, 0)
+}
+
+func (c *card) status() string {
+	switch c.stage {
+	case stageQueued:
+		return "queued"
+	case stageDecoding:
+		return "decoding image"
+	case stageRunning:
+		return fmt.Sprintf("running model, %.0f s", time.Since(c.started).Seconds())
+	case stageDone:
+		return fmt.Sprintf("done in %.1f s", c.seconds)
+	}
+	return c.stage
+}
+
+func (c *card) render(_ threshold) app.UI {
+	display := "block"
+	if !c.showHeatmap {
+		display = "none"
+	}
+	var result app.UI
+	switch c.stage {
+	case stageError:
+		result = app.P().Class("card-error").Text(c.err)
+	case stageDone:
+		decision, cls := "negative (below threshold)", "negative"
+		if c.positive {
+			decision, cls = "POSITIVE: pneumonia suspected", "positive"
+		}
+		result = app.Div().Body(
+			app.P().Class("prob").DataSet("prob", strconv.FormatFloat(c.prob, 'g', -1, 64)).
+				Text(fmt.Sprintf("P(pneumonia) = %.3f", c.prob)),
+			app.P().Class("decision "+cls).Text(fmt.Sprintf("Screen %s at operating threshold %q = %.3f", decision, c.threshold.name, c.threshold.value)),
+			app.Div().Class("controls").Body(
+				app.Label().Body(
+					app.Input().Type("checkbox").Class("heatmap-toggle").Checked(c.showHeatmap).
+						OnChange(func(ctx app.Context, e app.Event) { c.showHeatmap = ctx.JSSrc().Get("checked").Bool() }),
+					app.Text(" Grad-CAM heatmap"),
+				),
+				app.Label().Body(
+					app.Text("opacity "),
+					app.Input().Type("range").Class("heatmap-opacity").Min(0).Max(1).Step(0.05).Value(c.opacity).
+						OnInput(func(ctx app.Context, e app.Event) {
+							if v, err := strconv.ParseFloat(ctx.JSSrc().Get("value").String(), 64); err == nil {
+								c.opacity = v
+							}
+						}),
+				),
+			),
+		)
+	default:
+		result = app.P().Class("stage").Text(c.status())
+	}
+	return app.Div().Class("card "+c.stage).ID("card-"+strconv.Itoa(c.id)).DataSet("stage", c.stage).DataSet("name", c.name).Body(
+		app.Div().Class("figure").Body(
+			app.Img().Src(c.imageURL).Alt(c.name),
+			app.If(c.stage == stageDone,
+				app.Canvas().ID(c.canvasID()).Class("heatmap").Width(c.heatmapSize).Height(c.heatmapSize).Style("opacity", strconv.FormatFloat(c.opacity, 'f', 2, 64)).Style("display", display)),
+		),
+		app.Div().Class("card-body").Body(
+			app.H3().Text(c.name),
+			result,
+		),
+	)
+}

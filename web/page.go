@@ -1,0 +1,183 @@
+package web
+
+import (
+	"time"
+
+	"github.com/maxence-charriere/go-app/v9/pkg/app"
+)
+
+// noticeKey remembers in localStorage that the research-use notice was accepted.
+const noticeKey = "pneumoscan.notice.accepted"
+
+// Page is the single screen of the app: notice, model loader, drop zone, result cards.
+type Page struct {
+	app.Compo
+
+	accepted bool
+	worker   *inferenceWorker
+	model    modelState
+	cards    []*card
+	nextID   int
+}
+
+// modelState is what the page knows about the model, all of it from the worker, which
+// reads it from the model file's metadata.
+type modelState struct {
+	loading   bool
+	loaded    float64 // bytes
+	total     float64
+	stage     string // "downloading", "checking", "building graph"
+	ready     bool
+	err       string
+	name      string
+	version   string
+	sha256    string
+	trained   bool
+	threshold threshold
+}
+
+type threshold struct {
+	name  string
+	value float64
+}
+
+func (p *Page) OnMount(ctx app.Context) {
+	if !app.IsClient {
+		return // prerendering while generating the site: no storage, no worker
+	}
+	var ok bool
+	if err := ctx.LocalStorage().Get(noticeKey, &ok); err == nil && ok {
+		p.accepted = true
+		p.startModel(ctx)
+	}
+	// The elapsed-seconds counters of running cards tick here, not in the worker, which
+	// is busy inside the model.
+	ctx.Async(func() {
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for range t.C {
+			ctx.Dispatch(func(ctx app.Context) {})
+		}
+	})
+}
+
+func (p *Page) acceptNotice(ctx app.Context, e app.Event) {
+	if err := ctx.LocalStorage().Set(noticeKey, true); err != nil {
+		app.Log("remembering the notice failed:", err)
+	}
+	p.accepted = true
+	p.startModel(ctx)
+}
+
+func (p *Page) startModel(ctx app.Context) {
+	if p.worker != nil {
+		return
+	}
+	p.model = modelState{loading: true, stage: "starting"}
+	p.worker = startWorker(func(data app.Value) {
+		ctx.Dispatch(func(ctx app.Context) { p.onWorkerMessage(ctx, data) })
+	})
+	p.worker.load()
+}
+
+// onWorkerMessage applies one message of the worker protocol (web/assets/worker.js).
+func (p *Page) onWorkerMessage(ctx app.Context, d app.Value) {
+	switch d.Get("type").String() {
+	case "progress":
+		p.model.stage = d.Get("stage").String()
+		p.model.loaded = d.Get("loaded").Float()
+		p.model.total = d.Get("total").Float()
+	case "ready":
+		p.model.loading = false
+		p.model.ready = true
+		p.model.name = d.Get("name").String()
+		p.model.version = d.Get("version").String()
+		p.model.sha256 = d.Get("sha256").String()
+		p.model.trained = d.Get("trained").Bool()
+		p.model.threshold = threshold{name: d.Get("thresholdName").String(), value: d.Get("thresholdValue").Float()}
+	case "fatal":
+		p.model.loading = false
+		p.model.err = d.Get("message").String()
+		for _, c := range p.cards {
+			if c.stage != stageDone && c.stage != stageError {
+				c.fail(d.Get("message").String())
+			}
+		}
+	case "stage":
+		if c := p.card(d.Get("id").Int()); c != nil {
+			c.setStage(d.Get("stage").String())
+		}
+	case "result":
+		if c := p.card(d.Get("id").Int()); c != nil {
+			c.setResult(d)
+			ctx.Defer(func(app.Context) { c.drawHeatmap() })
+		}
+	case "error":
+		if c := p.card(d.Get("id").Int()); c != nil {
+			c.fail(d.Get("message").String())
+		}
+	}
+}
+
+func (p *Page) card(id int) *card {
+	for _, c := range p.cards {
+		if c.id == id {
+			return c
+		}
+	}
+	return nil
+}
+
+// addFiles reads each chosen or dropped file and queues it in the worker.
+func (p *Page) addFiles(ctx app.Context, files app.Value) {
+	for i := 0; i < files.Length(); i++ {
+		f := files.Index(i)
+		p.nextID++
+		c := &card{id: p.nextID, name: f.Get("name").String(), stage: stageQueued, opacity: 0.5, showHeatmap: true,
+			imageURL: app.Window().Get("URL").Call("createObjectURL", f).String()}
+		// Appended, not prepended: go-app diffs by position, and drawn canvases must stay put.
+		p.cards = append(p.cards, c)
+		var then app.Func
+		then = app.FuncOf(func(this app.Value, args []app.Value) any {
+			defer then.Release()
+			p.worker.screen(c.id, c.name, args[0])
+			return nil
+		})
+		var fail app.Func
+		fail = app.FuncOf(func(this app.Value, args []app.Value) any {
+			defer fail.Release()
+			ctx.Dispatch(func(app.Context) { c.fail("reading the file failed: " + args[0].Call("toString").String()) })
+			return nil
+		})
+		f.Call("arrayBuffer").Call("then", then, fail)
+	}
+}
+
+func (p *Page) Render() app.UI {
+	return app.Div().Class("page").Body(
+		app.Header().Class("top").Body(
+			app.H1().Text("pneumoscan"),
+			app.P().Class("tagline").Text("Chest X-ray pneumonia screening that runs entirely on this device."),
+		),
+		app.If(p.model.ready && !p.model.trained, untrainedBanner()),
+		app.If(!p.accepted, notice(p.acceptNotice)).Else(
+			modelLoader(p.model),
+			app.If(p.model.ready, dropZone(p.onFilesEvent, p.onDrop)),
+			app.Div().Class("cards").Body(
+				app.Range(p.cards).Slice(func(i int) app.UI { return p.cards[i].render(p.model.threshold) }),
+			),
+		),
+		footer(p.model),
+	)
+}
+
+func (p *Page) onFilesEvent(ctx app.Context, e app.Event) {
+	input := ctx.JSSrc()
+	p.addFiles(ctx, input.Get("files"))
+	input.Set("value", "") // so picking the same file again queues it again
+}
+
+func (p *Page) onDrop(ctx app.Context, e app.Event) {
+	e.PreventDefault()
+	p.addFiles(ctx, e.Get("dataTransfer").Get("files"))
+}

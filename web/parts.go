@@ -1,0 +1,64 @@
+package web
+
+import (
+	"fmt"
+
+	"github.com/maxence-charriere/go-app/v9/pkg/app"
+)
+
+func untrainedBanner() app.UI {
+	return app.Div().Class("banner").ID("untrained-banner").Text("untrained demonstration model: outputs are meaningless")
+}
+
+func notice(accept app.EventHandler) app.UI {
+	return app.Section().Class("notice").ID("notice").Body(
+		app.H2().Text("Research use only, not for diagnosis"),
+		app.P().Text("pneumoscan is a research tool. Its output is not a medical diagnosis and must not be used to make clinical decisions. "+
+			"Images never leave this device: the model runs in your browser."),
+		app.Button().ID("accept-notice").Text("I understand").OnClick(accept),
+	)
+}
+
+func modelLoader(m modelState) app.UI {
+	switch {
+	case m.err != "":
+		return app.Div().Class("model-error").ID("model-error").Text(m.err)
+	case m.ready:
+		return app.Div().Class("model-ready").ID("model-ready").Text("Model ready.")
+	}
+	label := m.stage
+	bar := app.Progress().ID("model-progress")
+	if m.total > 0 {
+		bar = bar.Max(m.total).Value(m.loaded)
+		label = fmt.Sprintf("%s: %.1f / %.1f MB", m.stage, m.loaded/1e6, m.total/1e6)
+	}
+	return app.Div().Class("loader").Body(
+		app.Label().For("model-progress").Text("Loading model, "+label),
+		bar,
+	)
+}
+
+func dropZone(onFiles, onDrop app.EventHandler) app.UI {
+	return app.Label().Class("dropzone").ID("dropzone").
+		On("dragover", func(ctx app.Context, e app.Event) { e.PreventDefault() }).
+		On("drop", onDrop).
+		Body(
+			app.Span().Text("Drop chest X-rays here (JPEG, PNG), or click to choose files"),
+			app.Input().Type("file").ID("file-input").Accept("image/jpeg,image/png").Multiple(true).OnChange(onFiles),
+		)
+}
+
+func footer(m modelState) app.UI {
+	model := "model not loaded"
+	if m.ready {
+		sha := m.sha256
+		if len(sha) > 12 {
+			sha = sha[:12]
+		}
+		model = fmt.Sprintf("model %s %s, sha256 %s", m.name, m.version, sha)
+	}
+	return app.Footer().Class("footer").Body(
+		app.Span().ID("model-info").Text(model),
+		app.Span().Text(" · research use only, not for diagnosis"),
+	)
+}

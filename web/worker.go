@@ -1,0 +1,42 @@
+package web
+
+import "github.com/maxence-charriere/go-app/v9/pkg/app"
+
+// inferenceWorker is the page's end of the Web Worker that runs the model (see
+// web/assets/worker.js for the message protocol).
+type inferenceWorker struct {
+	w app.Value
+}
+
+// startWorker starts the worker; onMessage gets each message's data on the JS event loop.
+func startWorker(onMessage func(data app.Value)) *inferenceWorker {
+	w := app.Window().Get("Worker").New(WorkerScript)
+	w.Set("onmessage", app.FuncOf(func(this app.Value, args []app.Value) any {
+		onMessage(args[0].Get("data"))
+		return nil
+	}))
+	w.Set("onerror", app.FuncOf(func(this app.Value, args []app.Value) any {
+		msg := app.Window().Get("Object").New()
+		msg.Set("type", "fatal")
+		msg.Set("message", "the inference worker failed: "+args[0].Get("message").String())
+		onMessage(msg)
+		return nil
+	}))
+	return &inferenceWorker{w: w}
+}
+
+func (iw *inferenceWorker) load() {
+	msg := app.Window().Get("Object").New()
+	msg.Set("type", "load")
+	iw.w.Call("postMessage", msg)
+}
+
+// screen queues one file's bytes; the ArrayBuffer is transferred, not copied.
+func (iw *inferenceWorker) screen(id int, name string, buf app.Value) {
+	msg := app.Window().Get("Object").New()
+	msg.Set("type", "screen")
+	msg.Set("id", id)
+	msg.Set("name", name)
+	msg.Set("bytes", buf)
+	iw.w.Call("postMessage", msg, app.Window().Get("Array").New(buf))
+}
