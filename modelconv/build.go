@@ -103,5 +103,3 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "wrote %s: %s int8, %.1f MB, sha256 %s\n", *out, md.Name, float64(len(data))/1e6, sha256Hex(data))
 	return nil
 }
-
-func runParity(args []string, stdout, stderr io.Writer) error { return errors.New("not written yet") }

@@ -9,10 +9,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/maxence-charriere/go-app/v9/pkg/app"
@@ -102,8 +105,9 @@ func Generate(o Options) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("site: assets: %w", err)
 	}
-	for name, data := range icons() {
-		if err := put(name, data); err != nil {
+	ic := icons()
+	for _, name := range slices.Sorted(maps.Keys(ic)) { // sorted: the version must be reproducible
+		if err := put(name, ic[name]); err != nil {
 			return Result{}, err
 		}
 	}
@@ -112,6 +116,9 @@ func Generate(o Options) (Result, error) {
 	web.RegisterRoutes()
 	if err := app.GenerateStaticWebsite(o.Dir, web.NewHandler(v)); err != nil {
 		return Result{}, fmt.Errorf("site: go-app generation: %w", err)
+	}
+	if err := fixOGURL(filepath.Join(o.Dir, "index.html")); err != nil {
+		return Result{}, err
 	}
 	// go-app writes its own copy of wasm_exec.js; the binaries were built by this Go, so
 	// serve this Go's file (the runtime's imports must match the JS glue exactly).
@@ -123,6 +130,18 @@ func Generate(o Options) (Result, error) {
 		return Result{}, err
 	}
 	return Result{Version: v, Model: model}, nil
+}
+
+// ogURL matches the address of the temporary server go-app renders pages from (it fills
+// og:url with it); that address means nothing on the real site.
+var ogURL = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+/`)
+
+func fixOGURL(name string) error {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(name, ogURL.ReplaceAll(b, []byte("/")))
 }
 
 // copyModel stores the model as web/models/<sha256>.onnx and drops older models.
@@ -196,4 +215,3 @@ func goWasmExec() (string, error) {
 	}
 	return p, nil
 }
-

@@ -1,0 +1,368 @@
+// Package e2e drives the real page in headless Chromium: it builds both wasm binaries,
+// generates the site, serves it on 127.0.0.1, screens the committed X-ray fixtures and bad
+// files, compares the browser's probabilities with the native screening path, checks that
+// nothing left the origin, and screens again with the server gone (service worker + model
+// Cache Storage).
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"hash/crc32"
+	"image"
+	"image/png"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"pneumoscan/imagedecode"
+	"pneumoscan/screen"
+	"pneumoscan/server/files"
+	"pneumoscan/server/site"
+)
+
+const (
+	chromium  = "/usr/bin/chromium"
+	root      = ".."
+	modelPath = "../models/default.onnx"
+	normal    = "../testdata/xray/normal-IM-0001-0001.jpeg"
+	pneumonia = "../testdata/xray/pneumonia-person100_bacteria_475.jpeg"
+)
+
+func buildSite(t *testing.T) string {
+	t.Helper()
+	bin := t.TempDir()
+	for _, target := range []struct{ out, pkg string }{{"app.wasm", "./wasm/app"}, {"worker.wasm", "./wasm/worker"}} {
+		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(bin, target.out), target.pkg)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("building %s: %v\n%s", target.pkg, err, out)
+		}
+		st, _ := os.Stat(filepath.Join(bin, target.out))
+		t.Logf("built %s: %d bytes in %s", target.out, st.Size(), time.Since(start).Round(time.Second))
+	}
+	dir := filepath.Join(t.TempDir(), "static")
+	res, err := site.Generate(site.Options{Dir: dir, Model: modelPath,
+		AppWasm: filepath.Join(bin, "app.wasm"), WorkerWasm: filepath.Join(bin, "worker.wasm")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("site version %s, model sha256 %s", res.Version, res.Model.SHA256)
+	return dir
+}
+
+// otherOrigins is an HTTP proxy that answers nothing: Chromium sends every request for a
+// host other than loopback through it, so anything it sees left the page's origin (page,
+// worker and service worker alike).
+type otherOrigins struct {
+	mu   sync.Mutex
+	urls []string
+}
+
+func (o *otherOrigins) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	o.mu.Lock()
+	o.urls = append(o.urls, r.Method+" "+r.Host+r.URL.String())
+	o.mu.Unlock()
+	http.Error(w, "pneumoscan e2e: no requests to other origins", http.StatusBadGateway)
+}
+
+func (o *otherOrigins) seen() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.urls...)
+}
+
+func serve(t *testing.T, h http.Handler) (*http.Server, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	return srv, "http://" + ln.Addr().String()
+}
+
+// badFiles are inputs the page must refuse, each with its own message.
+func badFiles(t *testing.T) map[string][]byte {
+	t.Helper()
+	good, err := os.ReadFile(normal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tiny bytes.Buffer
+	if err := png.Encode(&tiny, image.NewGray(image.Rect(0, 0, 10, 10))); err != nil {
+		t.Fatal(err)
+	}
+	return map[string][]byte{
+		"not-an-image.png":   []byte("this is a text file, not an X-ray\n"),
+		"truncated.jpeg":     good[:len(good)/3],
+		"empty.jpeg":         {},
+		"tiny-10x10.png":     tiny.Bytes(),
+		"huge-8000x8000.png": pngHeader(8000, 8000),
+	}
+}
+
+// pngHeader is a PNG signature and IHDR chunk claiming w x h pixels, with no pixel data:
+// enough for a decoder that checks sizes before allocating.
+func pngHeader(w, h uint32) []byte {
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], w)
+	binary.BigEndian.PutUint32(ihdr[4:], h)
+	ihdr[8], ihdr[9] = 8, 0 // 8-bit gray
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	binary.Write(&b, binary.BigEndian, uint32(len(ihdr)))
+	chunk := append([]byte("IHDR"), ihdr...)
+	b.Write(chunk)
+	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
+	return b.Bytes()
+}
+
+type card struct {
+	Name   string `json:"name"`
+	Stage  string `json:"stage"`
+	Prob   string `json:"prob"`
+	Error  string `json:"error"`
+	Pixels int    `json:"pixels"` // non-zero heatmap pixels
+}
+
+const readCards = `Array.from(document.querySelectorAll(".card")).map((c) => {
+  const canvas = c.querySelector("canvas.heatmap");
+  let pixels = 0;
+  if (canvas && canvas.width > 0) {
+    const d = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    for (let i = 0; i < d.length; i += 4) if (d[i] || d[i + 1] || d[i + 2]) pixels++;
+  }
+  const p = c.querySelector("[data-prob]");
+  const e = c.querySelector(".card-error");
+  return { name: c.dataset.name, stage: c.dataset.stage, prob: p ? p.dataset.prob : "",
+           error: e ? e.textContent : "", pixels };
+})`
+
+// waitCards polls until n cards are done or failed.
+func waitCards(ctx context.Context, t *testing.T, n int, timeout time.Duration) []card {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var cards []card
+	for {
+		var err error
+		if cards, err = chromedp.Run(ctx, chromedp.Evaluate[[]card](readCards)); err != nil {
+			t.Fatal(err)
+		}
+		finished := 0
+		for _, c := range cards {
+			if c.Stage == "done" || c.Stage == "error" {
+				finished++
+			}
+		}
+		if len(cards) == n && finished == n {
+			return cards
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s, %d of %d cards finished: %+v", timeout, finished, n, cards)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func TestBrowser(t *testing.T) {
+	if _, err := os.Stat(chromium); err != nil {
+		t.Fatalf("%s is needed for the browser test (make test installs it): %v", chromium, err)
+	}
+	modelBytes, err := os.ReadFile(modelPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	native, err := screen.New(modelBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{}
+	for _, f := range []string{normal, pneumonia} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := native.Screen(data)
+		if err != nil {
+			t.Fatalf("native screening of %s: %v", f, err)
+		}
+		want[filepath.Base(f)] = res.Prob
+	}
+
+	static := buildSite(t)
+	var reqMu sync.Mutex
+	var served []string
+	fileServer := files.New(static)
+	srv, base := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqMu.Lock()
+		served = append(served, r.URL.Path)
+		reqMu.Unlock()
+		fileServer.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	proxy := &otherOrigins{}
+	psrv, proxyURL := serve(t, proxy)
+	defer psrv.Close()
+
+	upload := t.TempDir()
+	bad := badFiles(t)
+	paths := []string{}
+	for _, f := range []string{normal, pneumonia} {
+		abs, _ := filepath.Abs(f)
+		paths = append(paths, abs)
+	}
+	wantErr := map[string]string{}
+	for name, data := range bad {
+		p := filepath.Join(upload, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+		_, err := imagedecode.Decode(data)
+		if err == nil {
+			t.Fatalf("fixture %s decodes; it should not", name)
+		}
+		wantErr[name] = err.Error()
+	}
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("proxy-server", proxyURL), chromedp.WindowSize(1200, 1000),
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 15*time.Minute)
+	defer cancel()
+
+	var reqMu2 sync.Mutex
+	var requested []string
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
+			reqMu2.Lock()
+			requested = append(requested, e.Request.URL)
+			reqMu2.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(chromedp.ID("accept-notice")), chromedp.Click(chromedp.ID("accept-notice")),
+		chromedp.WaitVisible(chromedp.ID("model-ready"))); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("model ready %s after navigation", time.Since(start).Round(time.Second))
+
+	banner, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!document.getElementById("untrained-banner")`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if trained := native.Metadata().Trained; banner == trained {
+		t.Errorf("untrained banner shown = %v, but the model's metadata says trained = %v", banner, trained)
+	}
+	footer, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("model-info")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains([]byte(footer), []byte(native.SHA256()[:12])) || !bytes.Contains([]byte(footer), []byte(native.Metadata().Version)) {
+		t.Errorf("footer %q lacks the model version or sha256 prefix %s", footer, native.SHA256()[:12])
+	}
+
+	start = time.Now()
+	if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.ID("file-input"), paths)); err != nil {
+		t.Fatal(err)
+	}
+	cards := waitCards(ctx, t, len(paths), 8*time.Minute)
+	t.Logf("%d files screened in %s", len(paths), time.Since(start).Round(time.Second))
+	for _, c := range cards {
+		if p, ok := want[c.Name]; ok {
+			got, err := strconv.ParseFloat(c.Prob, 64)
+			if c.Stage != "done" || err != nil {
+				t.Errorf("%s: stage %s, error %q, prob %q", c.Name, c.Stage, c.Error, c.Prob)
+				continue
+			}
+			t.Logf("%s: browser p=%.8f native p=%.8f", c.Name, got, p)
+			if math.Abs(got-p) > 1e-4 {
+				t.Errorf("%s: browser p=%v, native p=%v: differ by more than 1e-4", c.Name, got, p)
+			}
+			if c.Pixels == 0 {
+				t.Errorf("%s: the heatmap canvas is blank", c.Name)
+			}
+			continue
+		}
+		if c.Stage != "error" || c.Error != wantErr[c.Name] {
+			t.Errorf("%s: stage %s, message %q; want error %q", c.Name, c.Stage, c.Error, wantErr[c.Name])
+		}
+	}
+
+	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "testout"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "testout", "e2e.png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if os.Getenv("UPDATE_SCREENSHOT") == "1" {
+		if err := os.WriteFile(filepath.Join(root, "docs", "screenshot.png"), shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Offline: the service worker must have cached the app, and the worker the model.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`navigator.serviceWorker.ready.then(() => true)`, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close()
+	reqMu.Lock()
+	servedOnline := len(served)
+	reqMu.Unlock()
+	start = time.Now()
+	if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("model-ready")),
+		chromedp.SetUploadFiles(chromedp.ID("file-input"), paths[:1])); err != nil {
+		t.Fatal(err)
+	}
+	cards = waitCards(ctx, t, 1, 4*time.Minute)
+	t.Logf("offline: model ready and one file screened in %s", time.Since(start).Round(time.Second))
+	if got, err := strconv.ParseFloat(cards[0].Prob, 64); err != nil || math.Abs(got-want[cards[0].Name]) > 1e-4 {
+		t.Errorf("offline: %s: prob %q (error %q), native %v", cards[0].Name, cards[0].Prob, cards[0].Error, want[cards[0].Name])
+	}
+
+	if other := proxy.seen(); len(other) > 0 {
+		t.Errorf("requests left the page's origin: %v", other)
+	}
+	reqMu2.Lock()
+	defer reqMu2.Unlock()
+	for _, u := range requested {
+		if !(len(u) >= len(base) && u[:len(base)] == base) && !bytes.HasPrefix([]byte(u), []byte("blob:"+base)) && !bytes.HasPrefix([]byte(u), []byte("data:")) {
+			t.Errorf("page requested %s, outside %s", u, base)
+		}
+	}
+	t.Logf("page-level requests: %d; served online: %d", len(requested), servedOnline)
+}

@@ -1,0 +1,173 @@
+// Package parity compares two models (a float32 one and its int8 version) on a folder of
+// labelled images: how far apart their probabilities are and the AUC of each.
+package parity
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Scorer gives P(pneumonia) for an encoded image.
+type Scorer func(image []byte) (float64, error)
+
+// Image is one labelled image file.
+type Image struct {
+	Path     string
+	Positive bool // under a PNEUMONIA folder
+}
+
+// Images lists the image files under dir whose parent folder is NORMAL or PNEUMONIA, in a
+// stable order, at most limit of them (0: all). With a limit, the images are taken evenly
+// across the sorted list, so both classes are present.
+func Images(dir string, limit int) ([]Image, error) {
+	var all []Image
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".jpg", ".jpeg", ".png":
+		default:
+			return nil
+		}
+		switch filepath.Base(filepath.Dir(path)) {
+		case "NORMAL":
+			all = append(all, Image{Path: path})
+		case "PNEUMONIA":
+			all = append(all, Image{Path: path, Positive: true})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("no images under NORMAL/ or PNEUMONIA/ folders in %s", dir)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Path < all[j].Path })
+	if limit <= 0 || limit >= len(all) {
+		return all, nil
+	}
+	picked := make([]Image, limit)
+	for i := range picked {
+		picked[i] = all[i*len(all)/limit]
+	}
+	return picked, nil
+}
+
+// Report is the comparison's result.
+type Report struct {
+	N                  int
+	Positives          int
+	MaxAbsDiff         float64
+	MeanAbsDiff        float64
+	AUCFloat, AUCInt8  float64 // NaN when one class is missing
+	FloatProbs, Int8Ps []float64
+}
+
+// Compare scores every image with both models, writing a progress line (count, rate, ETA)
+// to progress after each image.
+func Compare(images []Image, fp32, int8 Scorer, progress io.Writer) (Report, error) {
+	var r Report
+	labels := make([]bool, 0, len(images))
+	start := time.Now()
+	for i, im := range images {
+		data, err := os.ReadFile(im.Path)
+		if err != nil {
+			return r, err
+		}
+		pf, err := fp32(data)
+		if err != nil {
+			return r, fmt.Errorf("%s: float32 model: %w", im.Path, err)
+		}
+		pq, err := int8(data)
+		if err != nil {
+			return r, fmt.Errorf("%s: int8 model: %w", im.Path, err)
+		}
+		d := math.Abs(pf - pq)
+		r.MaxAbsDiff = math.Max(r.MaxAbsDiff, d)
+		r.MeanAbsDiff += d
+		r.FloatProbs, r.Int8Ps = append(r.FloatProbs, pf), append(r.Int8Ps, pq)
+		labels = append(labels, im.Positive)
+		if im.Positive {
+			r.Positives++
+		}
+		if progress != nil {
+			done := i + 1
+			el := time.Since(start)
+			rate := float64(done) / el.Seconds()
+			eta := time.Duration(float64(len(images)-done) / rate * float64(time.Second))
+			fmt.Fprintf(progress, "\r%d/%d images, %.2f img/s, ETA %s   ", done, len(images), rate, eta.Round(time.Second))
+		}
+	}
+	if progress != nil && len(images) > 0 {
+		fmt.Fprintln(progress)
+	}
+	r.N = len(images)
+	if r.N == 0 {
+		return r, errors.New("no images")
+	}
+	r.MeanAbsDiff /= float64(r.N)
+	r.AUCFloat = AUC(r.FloatProbs, labels)
+	r.AUCInt8 = AUC(r.Int8Ps, labels)
+	return r, nil
+}
+
+// AUC is the area under the ROC curve: the probability that a random positive scores above
+// a random negative, ties counting half. NaN when either class is empty.
+func AUC(scores []float64, positive []bool) float64 {
+	type sl struct {
+		s float64
+		p bool
+	}
+	xs := make([]sl, len(scores))
+	for i := range scores {
+		xs[i] = sl{scores[i], positive[i]}
+	}
+	sort.Slice(xs, func(i, j int) bool { return xs[i].s < xs[j].s })
+	// Rank-sum (Mann-Whitney U) with average ranks for ties.
+	var rankSum float64
+	var npos, nneg int
+	for i := 0; i < len(xs); {
+		j := i
+		for j < len(xs) && xs[j].s == xs[i].s {
+			j++
+		}
+		avg := float64(i+j+1) / 2 // ranks i+1..j
+		for k := i; k < j; k++ {
+			if xs[k].p {
+				rankSum += avg
+			}
+		}
+		i = j
+	}
+	for _, x := range xs {
+		if x.p {
+			npos++
+		} else {
+			nneg++
+		}
+	}
+	if npos == 0 || nneg == 0 {
+		return math.NaN()
+	}
+	return (rankSum - float64(npos*(npos+1))/2) / float64(npos*nneg)
+}
+
+// Print writes the report in a few lines.
+func (r Report) Print(w io.Writer) {
+	fmt.Fprintf(w, "n            %d (%d PNEUMONIA, %d NORMAL)\n", r.N, r.Positives, r.N-r.Positives)
+	fmt.Fprintf(w, "max |dP|     %.3g\nmean |dP|    %.3g\n", r.MaxAbsDiff, r.MeanAbsDiff)
+	fmt.Fprintf(w, "AUC fp32     %.4f\nAUC int8     %.4f\nAUC change   %+.4f\n", r.AUCFloat, r.AUCInt8, r.AUCInt8-r.AUCFloat)
+}

@@ -1,0 +1,282 @@
+package screen
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"pneumoscan/imagedecode"
+	"pneumoscan/model"
+	"pneumoscan/onnxpb"
+	"pneumoscan/quant"
+)
+
+// testdata comes from tools/tiny_model.py: a tiny contract model, the two X-ray fixtures as
+// PIL decoded them (PNG, lossless) and PyTorch's probabilities and Grad-CAM maps.
+type reference struct {
+	JPEG        string    `json:"jpeg"`
+	ModelProb   float64   `json:"model_prob"`
+	Prob        float64   `json:"prob"`
+	HeatmapSize int       `json:"heatmap_size"`
+	Stride      int       `json:"stride"`
+	Heatmap     []float32 `json:"heatmap"`
+}
+
+func load(t *testing.T) ([]byte, map[string]reference) {
+	t.Helper()
+	b, err := os.ReadFile("testdata/tiny.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile("testdata/reference.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref map[string]reference
+	if err := json.Unmarshal(raw, &ref); err != nil {
+		t.Fatal(err)
+	}
+	if len(ref) != 2 {
+		t.Fatalf("reference has %d images, want 2", len(ref))
+	}
+	return b, ref
+}
+
+// camDiff is the largest difference between a heatmap and the reference's sampled one.
+func camDiff(t *testing.T, r Result, ref reference) float64 {
+	t.Helper()
+	if r.HeatmapSize != ref.HeatmapSize || len(r.Heatmap) != r.HeatmapSize*r.HeatmapSize {
+		t.Fatalf("heatmap %d values at size %d, want size %d", len(r.Heatmap), r.HeatmapSize, ref.HeatmapSize)
+	}
+	n := (ref.HeatmapSize + ref.Stride - 1) / ref.Stride
+	if len(ref.Heatmap) != n*n {
+		t.Fatalf("reference heatmap has %d samples, want %d", len(ref.Heatmap), n*n)
+	}
+	var worst float64
+	for i, want := range ref.Heatmap {
+		y, x := (i/n)*ref.Stride, (i%n)*ref.Stride
+		worst = math.Max(worst, math.Abs(float64(r.Heatmap[y*r.HeatmapSize+x]-want)))
+	}
+	return worst
+}
+
+func TestScreenMatchesPyTorch(t *testing.T) {
+	b, ref := load(t)
+	s, err := New(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	if s.SHA256() != hex.EncodeToString(sum[:]) {
+		t.Errorf("SHA256 %s", s.SHA256())
+	}
+	if m := s.Metadata(); m.Name != "tiny-test" || m.Temperature != 1.5 || m.Trained {
+		t.Errorf("metadata %+v", m)
+	}
+	for png, want := range ref {
+		data, err := os.ReadFile("testdata/" + png)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Screen(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dp, draw, dcam := math.Abs(r.Prob-want.Prob), math.Abs(r.RawProb-want.ModelProb), camDiff(t, r, want)
+		t.Logf("%s: P %.6f (PyTorch %.6f, |dP| %.2g; raw |dP| %.2g), CAM max diff %.2g", png, r.Prob, want.Prob, dp, draw, dcam)
+		if dp > 1e-5 || draw > 1e-5 {
+			t.Errorf("%s: |dP| = %.2g, raw %.2g > 1e-5", png, dp, draw)
+		}
+		if dcam > 1e-3 {
+			t.Errorf("%s: CAM max diff %.2g > 1e-3", png, dcam)
+		}
+		if r.Positive != (r.Prob >= r.Threshold.Value) || r.Threshold.Name != "balanced" {
+			t.Errorf("%s: positive %v at %+v", png, r.Positive, r.Threshold)
+		}
+		if r.Width != 224 || r.Height != 224 {
+			t.Errorf("%s: size %dx%d", png, r.Width, r.Height)
+		}
+
+		// The original JPEG: Go's decoder differs from libjpeg by +-1 on ~1.5% of pixels, so
+		// only closeness is expected here.
+		jpeg, err := os.ReadFile("../testdata/xray/" + want.JPEG)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rj, err := s.Screen(jpeg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dj := math.Abs(rj.Prob - want.Prob)
+		t.Logf("%s (JPEG, Go decoder): |dP| %.2g, CAM max diff %.2g", want.JPEG, dj, camDiff(t, rj, want))
+		if dj > 1e-3 {
+			t.Errorf("%s: JPEG |dP| = %.2g > 1e-3", want.JPEG, dj)
+		}
+	}
+}
+
+// quantized rewrites every Conv and MatMul weight of a model as int8 + DequantizeLinear,
+// per output channel (Conv [O,I,kh,kw]: axis 0; MatMul [K,N]: axis 1), as modelconv does.
+func quantized(t *testing.T, b []byte) []byte {
+	t.Helper()
+	mp := &onnxpb.ModelProto{}
+	if err := proto.Unmarshal(b, mp); err != nil {
+		t.Fatal(err)
+	}
+	g := mp.Graph
+	axis := map[string]int64{}
+	for _, n := range g.Node {
+		switch n.OpType {
+		case "Conv":
+			axis[n.Input[1]] = 0
+		case "MatMul":
+			axis[n.Input[1]] = 1
+		}
+	}
+	var dq []*onnxpb.NodeProto
+	var inits []*onnxpb.TensorProto
+	for _, init := range g.Initializer {
+		ax, ok := axis[init.Name]
+		if !ok {
+			inits = append(inits, init)
+			continue
+		}
+		v, err := model.FloatValues(init)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shape := make([]int, len(init.Dims))
+		for i, d := range init.Dims {
+			shape[i] = int(d)
+		}
+		q, scale := quant.PerChannel(v, shape, int(ax))
+		raw := make([]byte, len(q))
+		for i, x := range q {
+			raw[i] = byte(x)
+		}
+		qName, sName := init.Name+"_quantized", init.Name+"_scale"
+		inits = append(inits,
+			&onnxpb.TensorProto{Name: qName, Dims: init.Dims, DataType: int32(onnxpb.TensorProto_INT8), RawData: raw},
+			model.FloatTensor(sName, []int{len(scale)}, scale))
+		dq = append(dq, &onnxpb.NodeProto{OpType: "DequantizeLinear", Input: []string{qName, sName}, Output: []string{init.Name},
+			Attribute: []*onnxpb.AttributeProto{{Name: "axis", Type: onnxpb.AttributeProto_INT, I: ax}}})
+	}
+	if len(dq) < 7 { // 5 Conv + 2 MatMul weights in the tiny model
+		t.Fatalf("quantized only %d weights", len(dq))
+	}
+	g.Initializer = inits
+	g.Node = append(dq, g.Node...)
+	out, err := proto.Marshal(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestScreenInt8(t *testing.T) {
+	b, ref := load(t)
+	s, err := New(quantized(t, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for png, want := range ref {
+		data, err := os.ReadFile("testdata/" + png)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.Screen(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dp, dcam := math.Abs(r.Prob-want.Prob), camDiff(t, r, want)
+		t.Logf("%s int8: P %.6f vs float PyTorch %.6f (|dP| %.2g), CAM max diff %.2g", png, r.Prob, want.Prob, dp, dcam)
+		if dp > 5e-3 {
+			t.Errorf("%s: int8 |dP| = %.2g > 5e-3", png, dp)
+		}
+		if dcam > 0.1 {
+			t.Errorf("%s: int8 CAM max diff %.2g > 0.1", png, dcam)
+		}
+	}
+}
+
+func TestNewRefuses(t *testing.T) {
+	b, _ := load(t)
+	if _, err := New([]byte("\xff\xff garbage")); err == nil || !strings.Contains(err.Error(), "not ONNX") {
+		t.Errorf("garbage: %v", err)
+	}
+	mp := &onnxpb.ModelProto{}
+	if err := proto.Unmarshal(b, mp); err != nil {
+		t.Fatal(err)
+	}
+	mp.MetadataProps = nil
+	plain, _ := proto.Marshal(mp)
+	if _, err := New(plain); err == nil || !strings.Contains(err.Error(), "not a pneumoscan model") {
+		t.Errorf("no metadata: %v", err)
+	}
+	if err := proto.Unmarshal(b, mp); err != nil {
+		t.Fatal(err)
+	}
+	for _, init := range mp.Graph.Initializer {
+		if init.Name == model.HeadHiddenWeight {
+			init.Name = "something.else"
+		}
+	}
+	noHead, _ := proto.Marshal(mp)
+	if _, err := New(noHead); err == nil {
+		t.Error("model without head weights: no error")
+	}
+}
+
+func TestScreenBadImage(t *testing.T) {
+	b, _ := load(t)
+	s, err := New(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Screen([]byte("GIF89a not really"))
+	var de *imagedecode.Error
+	if !errors.As(err, &de) || de.UserMessage() == "" {
+		t.Fatalf("err = %v (%T), want *imagedecode.Error", err, err)
+	}
+}
+
+// TestDefaultModel screens the fixtures with the full int8 ResNet50 demo model written by
+// modelconv, when it is there, and reports the time per image.
+func TestDefaultModel(t *testing.T) {
+	b, err := os.ReadFile("../models/default.onnx")
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skip("models/default.onnx not built (make model)")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	s, err := New(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("load: %v", time.Since(start))
+	for _, name := range []string{"normal-IM-0001-0001.jpeg", "pneumonia-person100_bacteria_475.jpeg"} {
+		data, err := os.ReadFile("../testdata/xray/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		r, err := s.Screen(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Prob < 0 || r.Prob > 1 || math.IsNaN(r.Prob) || len(r.Heatmap) != r.HeatmapSize*r.HeatmapSize {
+			t.Fatalf("%s: result %v, heatmap %d", name, r.Prob, len(r.Heatmap))
+		}
+		t.Logf("%s: P %.4f positive %v, %v per image", name, r.Prob, r.Positive, time.Since(start))
+	}
+}

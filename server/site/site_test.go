@@ -1,0 +1,110 @@
+package site
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func fakeInputs(t *testing.T, model string) Options {
+	t.Helper()
+	in := t.TempDir()
+	o := Options{Dir: filepath.Join(t.TempDir(), "static"), AppWasm: filepath.Join(in, "app.wasm"),
+		WorkerWasm: filepath.Join(in, "worker.wasm"), Model: filepath.Join(in, "m.onnx")}
+	for name, data := range map[string]string{o.AppWasm: "\x00asm app", o.WorkerWasm: "\x00asm worker", o.Model: model} {
+		if err := os.WriteFile(name, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return o
+}
+
+func TestGenerate(t *testing.T) {
+	o := fakeInputs(t, "model one")
+	res, err := Generate(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("model one"))
+	if res.Model.SHA256 != hex.EncodeToString(sum[:]) || res.Model.URL != "/web/models/"+res.Model.SHA256+".onnx" || res.Model.Size != 9 {
+		t.Errorf("manifest %+v", res.Model)
+	}
+	var m ModelManifest
+	b, err := os.ReadFile(filepath.Join(o.Dir, "web", "model.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil || m != res.Model {
+		t.Errorf("model.json = %s (%v), want %+v", b, err, res.Model)
+	}
+	for _, f := range []string{"index.html", "app.js", "app-worker.js", "manifest.webmanifest", "web/app.wasm", "web/worker.wasm",
+		"web/worker.js", "web/pneumoscan.css", "web/icon-192.png", "web/icon-512.png", "web/icon.svg", "web" + res.Model.URL[4:]} {
+		if _, err := os.Stat(filepath.Join(o.Dir, f)); err != nil {
+			t.Errorf("missing %s: %v", f, err)
+		}
+	}
+	// Go's own wasm_exec.js, not go-app's copy.
+	own, err := goWasmExec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(own)
+	got, _ := os.ReadFile(filepath.Join(o.Dir, "wasm_exec.js"))
+	if !bytes.Equal(got, want) {
+		t.Error("static/wasm_exec.js is not the Go toolchain's")
+	}
+	// Nothing may point at another origin (go-app's default icons do).
+	for _, f := range []string{"index.html", "manifest.webmanifest", "app.js", "app-worker.js"} {
+		b, _ := os.ReadFile(filepath.Join(o.Dir, f))
+		if bytes.Contains(b, []byte("https://")) || bytes.Contains(b, []byte("http://")) {
+			t.Errorf("%s refers to another origin: %s", f, regexp.MustCompile(`https?://[^"' <>]*`).FindAll(b, -1))
+		}
+	}
+	sw, _ := os.ReadFile(filepath.Join(o.Dir, "app-worker.js"))
+	if testing.Verbose() {
+		idx, _ := os.ReadFile(filepath.Join(o.Dir, "index.html"))
+		t.Log(string(idx))
+	}
+	for _, r := range []string{"/web/worker.js", "/web/worker.wasm", "/wasm_exec.js", "/web/model.json", "/web/app.wasm"} {
+		if !strings.Contains(string(sw), `"`+r+`"`) {
+			t.Errorf("the service worker does not cache %s", r)
+		}
+	}
+	if strings.Contains(string(sw), ".onnx") {
+		t.Error("the model must not be in go-app's versioned cache")
+	}
+
+	// A new model replaces the old one and changes the version; an unchanged input keeps it.
+	again, err := Generate(o)
+	if err != nil || again.Version != res.Version {
+		t.Errorf("regenerating the same inputs: version %s -> %s (%v)", res.Version, again.Version, err)
+	}
+	if err := os.WriteFile(o.Model, []byte("model two"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	next, err := Generate(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Version == res.Version {
+		t.Error("a new model did not change the app version")
+	}
+	entries, _ := os.ReadDir(filepath.Join(o.Dir, "web", "models"))
+	if len(entries) != 1 || entries[0].Name() != next.Model.SHA256+".onnx" {
+		t.Errorf("models dir holds %v, want only the new model", entries)
+	}
+}
+
+func TestGenerateMissingModel(t *testing.T) {
+	o := fakeInputs(t, "m")
+	o.Model = filepath.Join(t.TempDir(), "absent.onnx")
+	if _, err := Generate(o); err == nil || !strings.Contains(err.Error(), "absent.onnx") {
+		t.Errorf("err = %v, want one naming the missing model", err)
+	}
+}
