@@ -15,6 +15,7 @@ func runParity(args []string, stdout, stderr io.Writer) error {
 	int8 := fs.String("int8", "", "int8 model file (required)")
 	data := fs.String("data", "", "folder of images under NORMAL/ and PNEUMONIA/ subfolders (required)")
 	limit := fs.Int("limit", 0, "screen at most this many images, spread evenly over the sorted list (0: all)")
+	workers := fs.Int("workers", 1, "images screened at once; each worker loads both models (about 1-2 GB)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -27,15 +28,19 @@ func runParity(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sf, err := loadScorer(*fp32)
-	if err != nil {
-		return err
+	if *workers < 1 {
+		return fmt.Errorf("parity: --workers %d: need at least 1", *workers)
 	}
-	sq, err := loadScorer(*int8)
-	if err != nil {
-		return err
+	pairs := make([]parity.Pair, *workers)
+	for i := range pairs {
+		if pairs[i].FP32, err = loadScorer(*fp32); err != nil {
+			return err
+		}
+		if pairs[i].Int8, err = loadScorer(*int8); err != nil {
+			return err
+		}
 	}
-	r, err := parity.Compare(images, sf, sq, stderr)
+	r, err := parity.Compare(images, pairs, stderr)
 	if err != nil {
 		return err
 	}

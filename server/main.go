@@ -55,6 +55,6 @@ func main() {
 	mux.Handle("/", files.New(*static))
 	srv := &http.Server{Addr: *addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	m := s.Metadata()
-	log.Printf("pneumoscan: serving %s and the API (model %s %s, sha256 %.12s) on http://localhost%s", *static, m.Name, m.Version, s.SHA256(), *addr)
+	log.Printf("pneumoscan: serving %s and the API (model %s %s, sha256 %.12s) on %s", *static, m.Name, m.Version, s.SHA256(), *addr)
 	log.Fatal(srv.ListenAndServe())
 }

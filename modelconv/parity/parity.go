@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -76,52 +77,92 @@ type Report struct {
 	FloatProbs, Int8Ps []float64
 }
 
-// Compare scores every image with both models, writing a progress line (count, rate, ETA)
-// to progress after each image.
-func Compare(images []Image, fp32, int8 Scorer, progress io.Writer) (Report, error) {
+// Pair is one worker's two models. Scorers need not be safe for concurrent use: each
+// worker gets its own pair, since a model holds buffers it reuses between images.
+type Pair struct{ FP32, Int8 Scorer }
+
+// Compare scores every image with both models of each pair, one worker per pair, writing a
+// progress line (count, rate, ETA) to progress as images finish. Results do not depend on
+// the number of workers.
+func Compare(images []Image, workers []Pair, progress io.Writer) (Report, error) {
 	var r Report
-	labels := make([]bool, 0, len(images))
+	if len(images) == 0 {
+		return r, errors.New("no images")
+	}
+	if len(workers) == 0 {
+		return r, errors.New("no models to compare")
+	}
+	r.FloatProbs = make([]float64, len(images))
+	r.Int8Ps = make([]float64, len(images))
+	jobs := make(chan int)
+	errs := make(chan error, len(images))
+	done := make(chan struct{}, len(images))
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Add(1)
+		go func(w Pair) {
+			defer wg.Done()
+			for i := range jobs {
+				errs <- scoreBoth(images[i], w, &r.FloatProbs[i], &r.Int8Ps[i])
+				done <- struct{}{}
+			}
+		}(w)
+	}
+	go func() {
+		for i := range images {
+			jobs <- i
+		}
+		close(jobs)
+	}()
 	start := time.Now()
+	var firstErr error
+	for n := 1; n <= len(images); n++ {
+		<-done
+		if err := <-errs; err != nil && firstErr == nil {
+			firstErr = err
+		}
+		if progress != nil {
+			rate := float64(n) / time.Since(start).Seconds()
+			eta := time.Duration(float64(len(images)-n) / rate * float64(time.Second))
+			fmt.Fprintf(progress, "\r%d/%d images, %.2f img/s, ETA %s   ", n, len(images), rate, eta.Round(time.Second))
+		}
+	}
+	wg.Wait()
+	if progress != nil {
+		fmt.Fprintln(progress)
+	}
+	if firstErr != nil {
+		return r, firstErr
+	}
+	labels := make([]bool, len(images))
 	for i, im := range images {
-		data, err := os.ReadFile(im.Path)
-		if err != nil {
-			return r, err
-		}
-		pf, err := fp32(data)
-		if err != nil {
-			return r, fmt.Errorf("%s: float32 model: %w", im.Path, err)
-		}
-		pq, err := int8(data)
-		if err != nil {
-			return r, fmt.Errorf("%s: int8 model: %w", im.Path, err)
-		}
-		d := math.Abs(pf - pq)
-		r.MaxAbsDiff = math.Max(r.MaxAbsDiff, d)
-		r.MeanAbsDiff += d
-		r.FloatProbs, r.Int8Ps = append(r.FloatProbs, pf), append(r.Int8Ps, pq)
-		labels = append(labels, im.Positive)
+		labels[i] = im.Positive
 		if im.Positive {
 			r.Positives++
 		}
-		if progress != nil {
-			done := i + 1
-			el := time.Since(start)
-			rate := float64(done) / el.Seconds()
-			eta := time.Duration(float64(len(images)-done) / rate * float64(time.Second))
-			fmt.Fprintf(progress, "\r%d/%d images, %.2f img/s, ETA %s   ", done, len(images), rate, eta.Round(time.Second))
-		}
-	}
-	if progress != nil && len(images) > 0 {
-		fmt.Fprintln(progress)
+		d := math.Abs(r.FloatProbs[i] - r.Int8Ps[i])
+		r.MaxAbsDiff = math.Max(r.MaxAbsDiff, d)
+		r.MeanAbsDiff += d
 	}
 	r.N = len(images)
-	if r.N == 0 {
-		return r, errors.New("no images")
-	}
 	r.MeanAbsDiff /= float64(r.N)
 	r.AUCFloat = AUC(r.FloatProbs, labels)
 	r.AUCInt8 = AUC(r.Int8Ps, labels)
 	return r, nil
+}
+
+func scoreBoth(im Image, w Pair, pf, pq *float64) error {
+	data, err := os.ReadFile(im.Path)
+	if err != nil {
+		return err
+	}
+	if *pf, err = w.FP32(data); err != nil {
+		return fmt.Errorf("%s: float32 model: %w", im.Path, err)
+	}
+	if *pq, err = w.Int8(data); err != nil {
+		return fmt.Errorf("%s: int8 model: %w", im.Path, err)
+	}
+	return nil
 }
 
 // AUC is the area under the ROC curve: the probability that a random positive scores above

@@ -46,7 +46,7 @@ func TestCompare(t *testing.T) {
 	fp32 := func(b []byte) (float64, error) { return score[string(b)], nil }
 	int8 := func(b []byte) (float64, error) { return score[string(b)] + 0.05, nil }
 	var progress bytes.Buffer
-	r, err := Compare(ims, fp32, int8, &progress)
+	r, err := Compare(ims, []Pair{{fp32, int8}, {fp32, int8}}, &progress)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestCompare(t *testing.T) {
 		t.Errorf("progress %q", progress.String())
 	}
 	bad := func([]byte) (float64, error) { return 0, errors.New("boom") }
-	if _, err := Compare(ims, fp32, bad, nil); err == nil || !strings.Contains(err.Error(), "int8 model: boom") {
+	if _, err := Compare(ims, []Pair{{fp32, bad}}, nil); err == nil || !strings.Contains(err.Error(), "int8 model: boom") {
 		t.Errorf("Compare with a failing model: %v", err)
 	}
 	if ims, _ := Images(dir, 2); len(ims) != 2 || ims[0].Positive == ims[1].Positive {

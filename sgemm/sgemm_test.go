@@ -1,0 +1,124 @@
+package sgemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// reference is the textbook triple loop in float64.
+func reference(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, relu bool) []float64 {
+	c := make([]float64, m*n)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float64
+			if bias != nil {
+				s = float64(bias[i])
+			}
+			for q := 0; q < k; q++ {
+				s += float64(a[i*lda+q]) * float64(b[q*ldb+j])
+			}
+			if relu && s < 0 {
+				s = 0
+			}
+			c[i*n+j] = s
+		}
+	}
+	return c
+}
+
+func random(r *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return v
+}
+
+// Shapes cover edges of every block: m and n not multiples of the tile, k and n across kc
+// and nc, strides wider than the matrices, and the ResNet50 shapes' proportions.
+func TestMulMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var w Workspace
+	for _, s := range []struct{ m, n, k, pad int }{
+		{1, 1, 1, 0}, {3, 5, 7, 0}, {mr, nr, 1, 0}, {mr + 1, nr + 1, kc + 1, 3}, {17, 33, 2*kc + 5, 0},
+		{64, nc + 7, 147, 2}, {9, 2*nc + 1, 64, 0}, {256, 49, 512, 1}, {130, 3, 300, 0},
+	} {
+		for _, relu := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%dx%dx%d/pad%d/relu%v", s.m, s.n, s.k, s.pad, relu), func(t *testing.T) {
+				lda, ldb, ldc := s.k+s.pad, s.n+s.pad, s.n+2*s.pad
+				a, b := random(r, s.m*lda), random(r, s.k*ldb)
+				bias := random(r, s.m)
+				c := random(r, s.m*ldc) // garbage that Mul must overwrite
+				guard := c[s.n:ldc]     // padding columns must stay untouched
+				saved := append([]float32(nil), guard...)
+				Pack(s.m, s.k, a, lda).Mul(c, ldc, b, ldb, s.n, bias, relu, &w)
+				want := reference(s.m, s.n, s.k, a, lda, b, ldb, bias, relu)
+				tol := 1e-5 * math.Sqrt(float64(s.k)) * 4
+				for i := 0; i < s.m; i++ {
+					for j := 0; j < s.n; j++ {
+						if d := math.Abs(float64(c[i*ldc+j]) - want[i*s.n+j]); d > tol {
+							t.Fatalf("C[%d,%d] = %v, want %v (|d| %.3g > %.3g)", i, j, c[i*ldc+j], want[i*s.n+j], d, tol)
+						}
+					}
+				}
+				for i, v := range guard {
+					if v != saved[i] {
+						t.Fatalf("Mul wrote into the padding of C at column %d", s.n+i)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestNilBias(t *testing.T) {
+	a := []float32{1, 2, 3, 4} // [[1 2] [3 4]]
+	b := []float32{5, 6, 7, 8}
+	c := make([]float32, 4)
+	Pack(2, 2, a, 2).Mul(c, 2, b, 2, 2, nil, false, &Workspace{})
+	want := []float32{19, 22, 43, 50}
+	for i := range c {
+		if c[i] != want[i] {
+			t.Fatalf("C = %v, want %v", c, want)
+		}
+	}
+}
+
+func TestBadSizesPanic(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic for a B too short")
+		}
+	}()
+	Pack(2, 2, make([]float32, 4), 2).Mul(make([]float32, 4), 2, make([]float32, 3), 2, 2, nil, false, &Workspace{})
+}
+
+// The shapes of ResNet50's costliest layers (C = W[m,k] x X[k,n]).
+var benchShapes = []struct {
+	name    string
+	m, n, k int
+}{
+	{"stem_64x12544x147", 64, 12544, 147},
+	{"l1conv2_64x3136x576", 64, 3136, 576},
+	{"l1conv3_256x3136x64", 256, 3136, 64},
+	{"l3conv2_256x196x2304", 256, 196, 2304},
+	{"l4conv3_2048x49x512", 2048, 49, 512},
+}
+
+func BenchmarkMul(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, s := range benchShapes {
+		b.Run(s.name, func(b *testing.B) {
+			p := Pack(s.m, s.k, random(r, s.m*s.k), s.k)
+			x, c := random(r, s.k*s.n), make([]float32, s.m*s.n)
+			var w Workspace
+			b.ResetTimer()
+			for b.Loop() {
+				p.Mul(c, s.n, x, s.n, s.n, nil, false, &w)
+			}
+			b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
