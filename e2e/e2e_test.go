@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	cdruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"pneumoscan/imagedecode"
@@ -130,6 +131,17 @@ func pngHeader(w, h uint32) []byte {
 	b.Write(chunk)
 	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
 	return b.Bytes()
+}
+
+// step runs actions with a time limit; on failure it shows what the page showed.
+func step(ctx context.Context, t *testing.T, what string, limit time.Duration, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		t.Fatalf("%s: %v\npage text:\n%s", what, err, text)
+	}
 }
 
 type card struct {
@@ -257,10 +269,17 @@ func TestBrowser(t *testing.T) {
 	var reqMu2 sync.Mutex
 	var requested []string
 	if err := chromedp.Listen(ctx, func(ev any) {
-		if e, ok := ev.(*network.EventRequestWillBeSent); ok {
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
 			reqMu2.Lock()
 			requested = append(requested, e.Request.URL)
 			reqMu2.Unlock()
+		case *cdruntime.EventConsoleAPICalled:
+			for _, a := range e.Args {
+				t.Logf("console.%s: %s", e.Type, a.Value)
+			}
+		case *cdruntime.EventExceptionThrown:
+			t.Logf("page exception: %s", e.ExceptionDetails.Error())
 		}
 	}); err != nil {
 		t.Fatal(err)
@@ -269,12 +288,14 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	start := time.Now()
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"),
-		chromedp.WaitVisible(chromedp.ID("accept-notice")), chromedp.Click(chromedp.ID("accept-notice")),
-		chromedp.WaitVisible(chromedp.ID("model-ready"))); err != nil {
+	if _, err := chromedp.Call(ctx, cdruntime.Enable, cdruntime.EnableParams{}); err != nil {
 		t.Fatal(err)
 	}
+
+	start := time.Now()
+	step(ctx, t, "open the page", time.Minute, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("accept-notice")))
+	step(ctx, t, "accept the notice and load the model", 5*time.Minute,
+		chromedp.Click(chromedp.ID("accept-notice")), chromedp.WaitVisible(chromedp.ID("model-ready")))
 	t.Logf("model ready %s after navigation", time.Since(start).Round(time.Second))
 
 	banner, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!document.getElementById("untrained-banner")`))
@@ -344,10 +365,8 @@ func TestBrowser(t *testing.T) {
 	servedOnline := len(served)
 	reqMu.Unlock()
 	start = time.Now()
-	if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("model-ready")),
-		chromedp.SetUploadFiles(chromedp.ID("file-input"), paths[:1])); err != nil {
-		t.Fatal(err)
-	}
+	step(ctx, t, "reload offline and load the model from Cache Storage", 5*time.Minute,
+		chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("model-ready")), chromedp.SetUploadFiles(chromedp.ID("file-input"), paths[:1]))
 	cards = waitCards(ctx, t, 1, 4*time.Minute)
 	t.Logf("offline: model ready and one file screened in %s", time.Since(start).Round(time.Second))
 	if got, err := strconv.ParseFloat(cards[0].Prob, 64); err != nil || math.Abs(got-want[cards[0].Name]) > 1e-4 {

@@ -280,3 +280,47 @@ func TestDefaultModel(t *testing.T) {
 		t.Logf("%s: P %.4f positive %v, %v per image", name, r.Prob, r.Positive, time.Since(start))
 	}
 }
+
+// The default engine (convnet) and onnx-go must give the same screening result.
+func TestEnginesAgree(t *testing.T) {
+	b, ref := load(t)
+	fast, err := New(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := New(b, Engine(EngineOnnxGo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fast.EngineName() != EngineConvnet || slow.EngineName() != EngineOnnxGo {
+		t.Fatalf("engines %q and %q", fast.EngineName(), slow.EngineName())
+	}
+	for png := range ref {
+		data, err := os.ReadFile("testdata/" + png)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rf, err := fast.Screen(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := slow.Screen(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dcam float64
+		for i := range rf.Heatmap {
+			dcam = math.Max(dcam, math.Abs(float64(rf.Heatmap[i]-rs.Heatmap[i])))
+		}
+		t.Logf("%s: P convnet %.7f, onnx-go %.7f; heatmap max diff %.2g", png, rf.Prob, rs.Prob, dcam)
+		if d := math.Abs(rf.Prob - rs.Prob); d > 1e-5 || rf.Positive != rs.Positive {
+			t.Errorf("%s: convnet P %v (positive %v), onnx-go %v (%v)", png, rf.Prob, rf.Positive, rs.Prob, rs.Positive)
+		}
+		if dcam > 1e-4 {
+			t.Errorf("%s: heatmaps differ by %.2g", png, dcam)
+		}
+	}
+	if _, err := New(b, Engine("tensorflow")); err == nil || !strings.Contains(err.Error(), `unknown engine "tensorflow"`) {
+		t.Errorf("unknown engine: %v", err)
+	}
+}

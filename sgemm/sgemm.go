@@ -11,9 +11,10 @@ package sgemm
 
 import "fmt"
 
-// Block sizes. kc*(mr+nr) floats of panels stay in L1; a kc x nc block of B (512 KiB) in L2.
+// Block sizes, measured (docs/performance.md): kc*(mr+nr) floats of panels (14 KiB) stay in
+// L1, a kc x nc block of B (1 MiB) mostly in L2.
 const (
-	kc = 256
+	kc = 512
 	nc = 512
 )
 
@@ -128,3 +129,9 @@ func store(c []float32, ldc int, t *[mr * nr]float32, rows, cols int, bias []flo
 		}
 	}
 }
+
+// Size is the number of float32 values the packed matrix holds, padding included.
+func (p *Packed) Size() int { return len(p.data) }
+
+// Size is the number of float32 values the workspace holds.
+func (w *Workspace) Size() int { return cap(w.b) }

@@ -1,0 +1,69 @@
+package convnet
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"testing"
+)
+
+// BenchmarkResNet50 times one inference of the shipped ResNet50 (models/default.onnx) on an
+// X-ray fixture, for convnet and for onnx-go, and reports the process's memory afterwards:
+// Sys (all memory the Go runtime holds; in wasm, the linear memory) and HeapSys. Each
+// sub-benchmark loads only its own engine. Run it alone (-bench ResNet50/convnet) for a
+// clean memory figure.
+func BenchmarkResNet50(b *testing.B) {
+	data, err := os.ReadFile("../models/default.onnx")
+	if errors.Is(err, os.ErrNotExist) {
+		b.Skip("models/default.onnx not built (make model)")
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := imageTensor(b, data, "../testdata/xray/pneumonia-person100_bacteria_475.jpeg")
+	report := func(b *testing.B) {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/image")
+		b.ReportMetric(float64(ms.Sys)/(1<<20), "Sys-MiB")
+		b.ReportMetric(float64(ms.HeapSys)/(1<<20), "HeapSys-MiB")
+	}
+	for _, wino := range []bool{true, false} {
+		name := "convnet"
+		if !wino {
+			name = "convnet-im2col"
+		}
+		b.Run(name, func(b *testing.B) {
+			useWinograd = wino
+			defer func() { useWinograd = true }()
+			benchConvnet(b, data, x)
+			report(b)
+		})
+	}
+	b.Run("onnx-go", func(b *testing.B) {
+		e := loadOnnxGo(b, data)
+		runtime.GC()
+		b.ResetTimer()
+		for b.Loop() {
+			if _, _, err := e.Run(x); err != nil {
+				b.Fatal(err)
+			}
+		}
+		report(b)
+	})
+}
+
+func benchConvnet(b *testing.B, data []byte, x []float32) {
+	net, err := Load(loadPrepared(b, data))
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, _, err := net.Run(x); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(net.Bytes())/(1<<20), "net-MiB")
+}

@@ -1,0 +1,134 @@
+//go:build unix
+
+// Command benchtrain measures the trainer's costs on this machine and prints them as a table:
+// BatchNorm re-estimation of a random ResNet50, feature extraction (the frozen backbone's
+// forward pass) in images per second, one head epoch on cached features, and the process's
+// peak memory. Run from the module root: go run ./training/cmd/benchtrain.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"pneumoscan/training/backbone"
+	"pneumoscan/training/dataset"
+	"pneumoscan/training/head"
+)
+
+func main() {
+	data := flag.String("data", "../shared/data/chest_xray", "data set root (Kaggle layout)")
+	n := flag.Int("images", 32, "train images to extract features of")
+	bn := flag.Int("bn", 16, "calibration images for BatchNorm re-estimation (at least 2)")
+	workers := flag.Int("workers", runtime.GOMAXPROCS(0), "goroutines, one engine each")
+	rows := flag.Int("head-rows", 4096, "examples in the head benchmark (cached features repeated)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, *data, *n, *bn, *workers, *rows); err != nil {
+		fmt.Fprintln(os.Stderr, "benchtrain:", err)
+		os.Exit(1)
+	}
+}
+
+// items takes n train images, alternating the classes, in a fixed shuffled order.
+func items(root string, n int) ([]dataset.Item, error) {
+	var byClass [2][]dataset.Item
+	for label, dir := range dataset.ClassDirs {
+		paths, err := filepath.Glob(filepath.Join(root, dataset.Train, dir, "*.jpeg"))
+		if err != nil {
+			return nil, err
+		}
+		if len(paths) == 0 {
+			return nil, fmt.Errorf("no images in %s", filepath.Join(root, dataset.Train, dir))
+		}
+		sort.Strings(paths)
+		rand.New(rand.NewPCG(1, 2)).Shuffle(len(paths), func(i, j int) { paths[i], paths[j] = paths[j], paths[i] })
+		for _, p := range paths {
+			rel, _ := filepath.Rel(root, p)
+			byClass[label] = append(byClass[label], dataset.Item{Path: p, Rel: filepath.ToSlash(rel), Label: label})
+		}
+	}
+	var out []dataset.Item
+	for i := 0; len(out) < n && i < len(byClass[0])+len(byClass[1]); i++ {
+		if c := byClass[i%2]; i/2 < len(c) {
+			out = append(out, c[i/2])
+		}
+	}
+	return out, nil
+}
+
+func run(ctx context.Context, root string, n, bn, workers, rows int) error {
+	all, err := items(root, max(n, bn))
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "step\timages\tseconds\timages/s\t\n")
+	defer tw.Flush()
+
+	start := time.Now()
+	b, err := backbone.NewContext(ctx, backbone.Config{Source: backbone.SourceNone, Seed: 1, BNSamples: bn, Workers: workers}, all[:bn], os.Stderr)
+	if err != nil {
+		return err
+	}
+	cal := b.Calibration
+	fmt.Fprintf(tw, "BatchNorm re-estimation, ResNet50 (im2col + sgemm)\t%d\t%.1f\t%.2f\t\n", cal.Images, cal.Duration.Seconds(), float64(cal.Images)/cal.Duration.Seconds())
+	fmt.Fprintf(tw, "backbone setup (weights hash, engine load)\t\t%.1f\t\t\n", time.Since(start).Seconds()-cal.Duration.Seconds())
+
+	// The first image also loads the engines: time it apart.
+	start = time.Now()
+	if _, err := b.Extract(ctx, all[:1], nil); err != nil {
+		return err
+	}
+	first := time.Since(start)
+	start = time.Now()
+	set, err := b.Extract(ctx, all[:n], os.Stderr)
+	if err != nil {
+		return err
+	}
+	el := time.Since(start).Seconds()
+	fmt.Fprintf(tw, "engine load + first image\t1\t%.1f\t\t\n", first.Seconds())
+	fmt.Fprintf(tw, "feature extraction, ResNet50 224x224 (convnet, %d goroutines)\t%d\t%.1f\t%.2f\t\n", workers, len(set.Items), el, float64(len(set.Items))/el)
+	fmt.Fprintf(tw, "  projected: 5,216 train images\t\t%.0f\t\t\n", 5216*el/float64(len(set.Items)))
+
+	// Head: one epoch on the cached features, repeated to rows examples.
+	d := head.Data{Dim: set.Dim}
+	for len(d.Labels) < rows {
+		i := len(d.Labels) % len(set.Items)
+		d.X = append(d.X, set.Row(i)...)
+		d.Labels = append(d.Labels, set.Labels[i])
+	}
+	cfg := head.Default()
+	cfg.Dim, cfg.Epochs, cfg.Patience = set.Dim, 1, 0
+	st, err := head.NewState(cfg, d)
+	if err != nil {
+		return err
+	}
+	start = time.Now()
+	if err := head.Train(ctx, cfg, st, []head.Data{d}, d, nil); err != nil {
+		return err
+	}
+	el = time.Since(start).Seconds()
+	steps := (rows + cfg.Batch - 1) / cfg.Batch
+	fmt.Fprintf(tw, "head epoch (U=%d, batch %d, %d steps, + validation pass)\t%d\t%.2f\t%.0f\t\n", cfg.Units, cfg.Batch, steps, rows, el, float64(rows)/el)
+	fmt.Fprintf(tw, "  per head step\t%d\t%.4f\t\t\n", cfg.Batch, el/float64(steps))
+
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		fmt.Fprintf(tw, "peak memory (max RSS), MiB\t\t%.0f\t\t\n", float64(ru.Maxrss)/1024) // Linux reports KiB
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(tw, "Go runtime Sys, MiB\t\t%.0f\t\t\n", float64(ms.Sys)/(1<<20))
+	return nil
+}

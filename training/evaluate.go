@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"pneumoscan/imagedecode"
+	"pneumoscan/screen"
+	"pneumoscan/training/dataset"
+	"pneumoscan/training/evalreport"
+	"pneumoscan/training/progress"
+)
+
+func runEvaluate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
+	modelPath := fs.String("model", "", "model file to evaluate (required)")
+	data := fs.String("data", "", "folder with NORMAL/ and PNEUMONIA/ sub-folders, or a data set root whose test/ has them (required)")
+	out := fs.String("out", "runs/eval", "folder for metrics.json, metrics.md and the plots")
+	limit := fs.Int("limit", 0, "screen at most this many images per class (0: all)")
+	seed := fs.Uint64("seed", 1, "seed of the bootstrap interval")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *modelPath == "" || *data == "" {
+		fmt.Fprintln(stderr, "evaluate needs --model and --data")
+		fs.Usage()
+		return errUsage
+	}
+	b, err := os.ReadFile(*modelPath)
+	if err != nil {
+		return err
+	}
+	s, err := screen.New(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *modelPath, err)
+	}
+	dir, err := classRoot(*data)
+	if err != nil {
+		return err
+	}
+	files, labels, err := listImages(dir, *limit)
+	if err != nil {
+		return err
+	}
+	var scores []float64
+	var kept []int
+	var skipped []string
+	bar := progress.New(stderr, "screening", len(files), "img")
+	for i, f := range files {
+		if err := ctx.Err(); err != nil {
+			bar.Finish()
+			return err
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		r, err := s.Screen(data)
+		var bad *imagedecode.Error
+		if errors.As(err, &bad) {
+			skipped = append(skipped, fmt.Sprintf("%s: %v", f, err))
+			bar.Add(1)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		scores = append(scores, r.RawProb)
+		kept = append(kept, labels[i])
+		bar.Add(1)
+	}
+	bar.Finish()
+	for _, s := range skipped {
+		fmt.Fprintln(stderr, "skipped", s)
+	}
+	md := s.Metadata()
+	rep, err := evalreport.Write(*out, evalreport.Run{
+		Name: fmt.Sprintf("%s %s on %s", md.Name, md.Version, dir), Scores: scores, Labels: kept,
+		Temperature: md.Temperature, Thresholds: md.Thresholds, Seed: *seed,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d images (%d skipped): ROC-AUC %.4f [%.4f, %.4f]\n", rep.N, len(skipped), rep.AUC, rep.AUCCI.Lo, rep.AUCCI.Hi)
+	for _, op := range rep.Operating {
+		fmt.Fprintf(stdout, "  %-10s threshold %.4f: sensitivity %.3f specificity %.3f accuracy %.3f\n", op.Name, op.Value, op.Recall, op.Specificity, op.Accuracy)
+	}
+	fmt.Fprintf(stdout, "report in %s\n", *out)
+	return nil
+}
+
+// classRoot returns dir when it holds the class folders, else dir/test.
+func classRoot(dir string) (string, error) {
+	for _, d := range []string{dir, filepath.Join(dir, dataset.Test)} {
+		if isDir(filepath.Join(d, dataset.ClassDirs[0])) && isDir(filepath.Join(d, dataset.ClassDirs[1])) {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("%s has neither %s/ and %s/ folders nor a %s/ folder with them", dir, dataset.ClassDirs[0], dataset.ClassDirs[1], dataset.Test)
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// listImages lists the regular, non-hidden files of each class folder in name
+// order (at most limit per class when limit > 0).
+func listImages(dir string, limit int) ([]string, []int, error) {
+	var files []string
+	var labels []int
+	for label, name := range dataset.ClassDirs {
+		es, err := os.ReadDir(filepath.Join(dir, name))
+		if err != nil {
+			return nil, nil, err
+		}
+		var names []string
+		for _, e := range es {
+			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+				names = append(names, e.Name())
+			}
+		}
+		slices.Sort(names)
+		if limit > 0 && len(names) > limit {
+			names = names[:limit]
+		}
+		for _, n := range names {
+			files = append(files, filepath.Join(dir, name, n))
+			labels = append(labels, label)
+		}
+		if len(names) == 0 {
+			return nil, nil, fmt.Errorf("%s has no images", filepath.Join(dir, name))
+		}
+	}
+	return files, labels, nil
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strings"
+
+	"pneumoscan/model"
+	"pneumoscan/modelconv/contractonnx"
+	"pneumoscan/training/evalreport"
+	"pneumoscan/training/features"
+	"pneumoscan/training/metrics"
+)
+
+// Operating points written into exported models.
+const (
+	screeningName = "screening"
+	youdenName    = "youden"
+	minSens       = 0.95
+)
+
+func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	run := fs.String("run", "runs/head", "run folder written by `training train`")
+	out := fs.String("o", "", "output model file (required)")
+	name := fs.String("name", "pneumoscan-resnet50", "model name in the metadata")
+	version := fs.String("version", "", "model version in the metadata (required)")
+	fp32 := fs.Bool("fp32", false, "keep float32 weights instead of int8")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *out == "" || *version == "" {
+		fmt.Fprintln(stderr, "export needs -o and --version")
+		fs.Usage()
+		return errUsage
+	}
+	info, err := readRun(*run)
+	if err != nil {
+		return err
+	}
+	mp, err := contractonnx.ReadFile(filepath.Join(*run, modelFile))
+	if err != nil {
+		return err
+	}
+	runMeta, err := model.ParseMetadata(mp.MetadataProps)
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(*run, modelFile), err)
+	}
+	val, err := features.Load(filepath.Join(*run, filepath.FromSlash(info.ValFeatures)))
+	if err != nil {
+		return err
+	}
+	if info.Inputs["features/val"] != "" && val.Key != info.Inputs["features/val"] {
+		return fmt.Errorf("validation features %s are not the ones the run used", info.ValFeatures)
+	}
+	if !*fp32 {
+		if mp, err = contractonnx.Quantize(mp); err != nil {
+			return err
+		}
+	}
+	// Validation scores of the head as it will be stored (int8 included); the
+	// backbone's own quantization error is not in them (see the report).
+	ts, err := contractonnx.FloatTensors(mp)
+	if err != nil {
+		return err
+	}
+	h, err := contractonnx.HeadFrom(ts)
+	if err != nil {
+		return err
+	}
+	if h.Features != val.Dim {
+		return fmt.Errorf("the run's head takes %d features, its validation cache has %d", h.Features, val.Dim)
+	}
+	raw := make([]float64, len(val.Labels))
+	for i := range raw {
+		z, err := h.Logit(val.Row(i))
+		if err != nil {
+			return err
+		}
+		raw[i] = sigmoid(z)
+	}
+	temp, err := metrics.FitTemperature(raw, val.Labels)
+	if err != nil {
+		return fmt.Errorf("fitting the temperature on validation: %w", err)
+	}
+	cal := metrics.ApplyTemperatureAll(raw, temp)
+	screening, err := metrics.ThresholdForSensitivity(cal, val.Labels, minSens)
+	if err != nil {
+		return err
+	}
+	youden, _, err := metrics.YoudenThreshold(cal, val.Labels)
+	if err != nil {
+		return err
+	}
+	thresholds := []model.Threshold{
+		{Name: screeningName, Value: screening, Criterion: fmt.Sprintf("sensitivity >= %.2f on validation (%d images)", minSens, len(raw))},
+		{Name: youdenName, Value: youden, Criterion: fmt.Sprintf("maximum Youden J on validation (%d images)", len(raw))},
+	}
+	rep, err := evalreport.Write(filepath.Join(*run, "validation"), evalreport.Run{
+		Name: "validation", Scores: raw, Labels: val.Labels, Temperature: temp, Thresholds: thresholds, Seed: info.Data.Seed,
+	})
+	if err != nil {
+		return err
+	}
+	m := map[string]float64{
+		"val_auc": rep.AUC, "val_auc_ci_lo": rep.AUCCI.Lo, "val_auc_ci_hi": rep.AUCCI.Hi,
+		"val_average_precision": rep.AP, "val_ece": rep.ECE, "val_images": float64(rep.N),
+		"train_images": float64(info.Train), "best_epoch": float64(info.BestEpoch),
+	}
+	for _, op := range rep.Operating {
+		m["val_sensitivity_"+op.Name] = op.Recall
+		m["val_specificity_"+op.Name] = op.Specificity
+	}
+	md := model.Metadata{
+		Name: *name, Version: *version, Trained: true,
+		Description: describe(info, *fp32),
+		Preprocess:  runMeta.Preprocess, Classes: runMeta.Classes,
+		Thresholds: thresholds, Operating: screeningName, Temperature: temp, Metrics: m,
+	}
+	if err := model.SetMetadata(mp, md); err != nil {
+		return err
+	}
+	if err := contractonnx.WriteFile(*out, mp); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s: validation AUC %.4f [%.4f, %.4f], temperature %.3f, screening threshold %.4f (sens %.3f, spec %.3f), youden %.4f; report in %s\n",
+		*out, rep.AUC, rep.AUCCI.Lo, rep.AUCCI.Hi, temp, screening,
+		m["val_sensitivity_"+screeningName], m["val_specificity_"+screeningName], youden, filepath.Join(*run, "validation"))
+	return nil
+}
+
+// describe says how the model was trained, for the metadata.
+func describe(info *RunInfo, fp32 bool) string {
+	var b strings.Builder
+	src := "random initial weights (no ImageNet weights), BatchNorm statistics re-estimated on " + fmt.Sprint(info.Calibration) + " train images"
+	if info.Data.Backbone != "none" {
+		src = "weights imported from " + filepath.Base(info.Data.Backbone)
+		if info.Data.Reestimate {
+			src += ", BatchNorm re-estimated on " + fmt.Sprint(info.Calibration) + " train images"
+		}
+	}
+	fmt.Fprintf(&b, "Frozen ResNet backbone (%d features, input %d) with %s. ", info.Arch.Features(), info.Data.Size, src)
+	c := info.Head
+	fmt.Fprintf(&b, "Head Dense(%d, ReLU, L2 %.2g) -> Dropout(%.2f) -> Dense(1, sigmoid) trained on cached pooled features, class-weighted BCE, Adam lr %.2g, batch %d, %d augmented feature draws; best of %d epochs at epoch %d by validation ROC-AUC %.4f. ",
+		c.Units, c.L2, c.Dropout, c.LR, c.Batch, info.Data.Draws, len(info.History), info.BestEpoch, info.BestAUC)
+	fmt.Fprintf(&b, "Data: %s, patient-grouped validation split (fraction %.2f, seed %d), %d train / %d validation images. ", filepath.Base(info.Data.Data), info.Data.ValFraction, info.Data.Seed, info.Train, info.Val)
+	b.WriteString("Thresholds and temperature fitted on validation.")
+	if !fp32 {
+		b.WriteString(" Weights int8 per channel.")
+	}
+	return b.String()
+}
+
+func sigmoid(z float64) float64 { return 1 / (1 + math.Exp(-z)) }

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"pneumoscan/model"
+	"pneumoscan/modelconv/contractonnx"
+	"pneumoscan/resnet"
+	"pneumoscan/training/checkpoint"
+	"pneumoscan/training/dataset"
+	"pneumoscan/training/head"
+	"pneumoscan/training/progress"
+)
+
+// Files of a run folder.
+const (
+	checkpointFile = "checkpoint.ckpt"
+	modelFile      = "model-fp32.onnx" // best epoch's head on the backbone, float32, no thresholds yet
+	runFile        = "run.json"
+	tuneLog        = "tune.jsonl"
+)
+
+// RunInfo is run.json: how a run was made and how it went, read by export.
+type RunInfo struct {
+	Data        dataFlags         `json:"data"`
+	Head        head.Config       `json:"head"`
+	BackboneID  string            `json:"backbone_sha256"`
+	Arch        resnet.Arch       `json:"arch"`
+	Calibration int               `json:"bn_calibration_images"`
+	Train       int               `json:"train_images"`
+	Val         int               `json:"val_images"`
+	ValFeatures string            `json:"val_features"` // relative to the run folder
+	Inputs      map[string]string `json:"inputs"`
+	History     []head.EpochStats `json:"history"`
+	BestEpoch   int               `json:"best_epoch"`
+	BestAUC     float64           `json:"best_val_auc"`
+	Stopped     bool              `json:"early_stopped"`
+	Finished    time.Time         `json:"finished"`
+}
+
+// headFlags registers the head's settings on fs with Default's values.
+func headFlags(fs *flag.FlagSet, c *head.Config) {
+	*c = head.Default()
+	fs.IntVar(&c.Units, "units", c.Units, "hidden units of the head")
+	fs.Float64Var(&c.Dropout, "dropout", c.Dropout, "dropout rate after the hidden layer")
+	fs.Float64Var(&c.L2, "l2", c.L2, "L2 penalty on the hidden layer's weights")
+	fs.Float64Var(&c.LR, "lr", c.LR, "Adam learning rate")
+	fs.IntVar(&c.Epochs, "epochs", c.Epochs, "maximum epochs")
+	fs.IntVar(&c.Batch, "batch", c.Batch, "minibatch size")
+	fs.IntVar(&c.Patience, "patience", c.Patience, "stop after this many epochs without a better validation AUC (0: never)")
+	fs.BoolVar(&c.Standardize, "standardize", c.Standardize, "standardise features on train (folded into the exported weights)")
+}
+
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	var d dataFlags
+	d.register(fs)
+	var cfg head.Config
+	headFlags(fs, &cfg)
+	resume := fs.Bool("resume", false, "continue the run's checkpoint (same split, features and random stream)")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	epochsSet := false
+	fs.Visit(func(f *flag.Flag) { epochsSet = epochsSet || f.Name == "epochs" })
+
+	ckptPath := filepath.Join(d.Run, checkpointFile)
+	if _, err := os.Stat(ckptPath); err == nil && !*resume {
+		return fmt.Errorf("%s already exists: pass --resume to continue that run, or choose another --run", ckptPath)
+	} else if err != nil && *resume {
+		return fmt.Errorf("--resume: %w", err)
+	}
+	p, err := prepare(ctx, &d, stderr)
+	if err != nil {
+		return err
+	}
+	train, val := p.views()
+	runJSON, _ := json.Marshal(d)
+
+	var st *head.State
+	if *resume {
+		c, err := checkpoint.Load(ckptPath)
+		if err != nil {
+			return err
+		}
+		if string(c.Run) != string(runJSON) {
+			return fmt.Errorf("--resume: the data settings differ from the saved run's:\n  saved: %s\n  now:   %s", c.Run, runJSON)
+		}
+		if err := c.CheckInputs(p.Inputs); err != nil {
+			return err
+		}
+		// Head flags given now must agree with the saved run, except
+		// --epochs, the only setting a resume may change.
+		asked := c.Config
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "units":
+				asked.Units = cfg.Units
+			case "dropout":
+				asked.Dropout = cfg.Dropout
+			case "l2":
+				asked.L2 = cfg.L2
+			case "lr":
+				asked.LR = cfg.LR
+			case "batch":
+				asked.Batch = cfg.Batch
+			case "patience":
+				asked.Patience = cfg.Patience
+			case "standardize":
+				asked.Standardize = cfg.Standardize
+			}
+		})
+		if asked != c.Config {
+			return fmt.Errorf("--resume: head settings %+v differ from the saved run's %+v (only --epochs may change)", asked, c.Config)
+		}
+		extra := cfg.Epochs
+		cfg, st = c.Config, c.State
+		if epochsSet {
+			cfg.Epochs = extra
+		}
+		fmt.Fprintf(stderr, "resuming %s at epoch %d of %d (best validation AUC %.4f at epoch %d)\n", ckptPath, st.Epoch, cfg.Epochs, st.BestAUC, st.BestEpoch)
+	} else {
+		cfg.Dim, cfg.Seed = p.Train[0].Dim, d.Seed
+		if cfg.ClassWeights, err = classWeights(p.Train[0].Labels); err != nil {
+			return err
+		}
+		if st, err = head.NewState(cfg, train[0]); err != nil {
+			return err
+		}
+	}
+	save := func(s *head.State) error {
+		return checkpoint.Save(ckptPath, &checkpoint.Checkpoint{Config: cfg, State: s, Inputs: p.Inputs, Run: runJSON})
+	}
+	fmt.Fprintf(stderr, "training head: %d units, dropout %.2f, lr %.2g, L2 %.2g, batch %d, class weights %.3f/%.3f, %d train views\n",
+		cfg.Units, cfg.Dropout, cfg.LR, cfg.L2, cfg.Batch, cfg.ClassWeights[0], cfg.ClassWeights[1], len(train))
+	bar := progress.New(stderr, "head", max(cfg.Epochs-st.Epoch, 0), "epoch")
+	err = head.Train(ctx, cfg, st, train, val, func(s *head.State, es head.EpochStats) error {
+		if err := save(s); err != nil {
+			return err
+		}
+		line := fmt.Sprintf("epoch %3d/%d  train loss %.4f  val loss %.4f  val AUC %.4f  (best %.4f @ %d)  %.1fs",
+			es.Epoch, cfg.Epochs, es.TrainLoss, es.ValLoss, es.ValAUC, s.BestAUC, s.BestEpoch, es.Seconds)
+		fmt.Fprintf(stderr, "\r%-100s\n", line)
+		bar.Add(1)
+		return nil
+	})
+	bar.Finish()
+	if errors.Is(err, context.Canceled) {
+		// st is the last complete epoch, already saved by the callback; save
+		// again so a run stopped before its first epoch leaves a checkpoint too.
+		if serr := save(st); serr != nil {
+			return fmt.Errorf("interrupted, and saving the checkpoint failed: %w", serr)
+		}
+		fmt.Fprintf(stderr, "stopped after epoch %d; checkpoint %s saved; continue with: go run ./training train --run %s --resume\n", st.Epoch, ckptPath, d.Run)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if st.Stopped {
+		fmt.Fprintf(stderr, "early stop at epoch %d: no better validation AUC for %d epochs\n", st.Epoch, cfg.Patience)
+	}
+	return writeRun(&d, p, cfg, st, stdout)
+}
+
+func classWeights(labels []int) ([2]float64, error) {
+	items := make([]dataset.Item, len(labels))
+	for i, l := range labels {
+		items[i].Label = l
+	}
+	return dataset.ClassWeights(items)
+}
+
+// writeRun writes the best epoch's head on the backbone as the run's float
+// model, and run.json.
+func writeRun(d *dataFlags, p *prepared, cfg head.Config, st *head.State, stdout io.Writer) error {
+	h, err := st.Best.Head(st.Norm, cfg.Dim, cfg.Units)
+	if err != nil {
+		return err
+	}
+	classes := []string{dataset.ClassDirs[dataset.Normal], dataset.ClassDirs[dataset.Pneumonia]}
+	md := model.Metadata{
+		Name: "pneumoscan-run", Version: fmt.Sprintf("run-epoch%d", st.BestEpoch), Trained: false,
+		Description: "intermediate model of a training run: thresholds and temperature are not chosen yet; `training export` makes the product model",
+		Preprocess:  p.Backbone.Preprocess(), Classes: classes,
+		Thresholds: []model.Threshold{{Name: "unset", Value: 0.5, Criterion: "placeholder until export"}},
+		Operating:  "unset", Temperature: 1,
+	}
+	mp, err := contractonnx.Build(p.Backbone.Weights(), h, md)
+	if err != nil {
+		return err
+	}
+	if err := contractonnx.WriteFile(filepath.Join(d.Run, modelFile), mp); err != nil {
+		return err
+	}
+	valRel, err := filepath.Rel(d.Run, p.ValPath)
+	if err != nil {
+		return err
+	}
+	info := RunInfo{
+		Data: *d, Head: cfg, BackboneID: p.Backbone.ID(), Arch: p.Backbone.Weights().Arch,
+		Calibration: p.Backbone.Calibration.Images, Train: len(p.Train[0].Items), Val: len(p.Val.Items),
+		ValFeatures: filepath.ToSlash(valRel), Inputs: p.Inputs, History: st.History,
+		BestEpoch: st.BestEpoch, BestAUC: st.BestAUC, Stopped: st.Stopped, Finished: time.Now().UTC(),
+	}
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := checkpoint.WriteAtomic(filepath.Join(d.Run, runFile), append(b, '\n')); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "best validation AUC %.4f at epoch %d of %d; wrote %s and %s\nnext: go run ./training export --run %s -o model.onnx\n",
+		st.BestAUC, st.BestEpoch, st.Epoch, filepath.Join(d.Run, modelFile), filepath.Join(d.Run, runFile), d.Run)
+	return nil
+}
+
+func readRun(dir string) (*RunInfo, error) {
+	b, err := os.ReadFile(filepath.Join(dir, runFile))
+	if err != nil {
+		return nil, fmt.Errorf("%w (has `training train --run %s` finished?)", err, dir)
+	}
+	var info RunInfo
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	if err := dec.Decode(&info); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, runFile), err)
+	}
+	return &info, nil
+}
