@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // BenchmarkResNet50 times one inference of the shipped ResNet50 (models/default.onnx) on an
@@ -66,4 +67,40 @@ func benchConvnet(b *testing.B, data []byte, x []float32) {
 		}
 	}
 	b.ReportMetric(float64(net.Bytes())/(1<<20), "net-MiB")
+}
+
+// BenchmarkWinogradAB loads the model twice, with and without Winograd, and alternates
+// single inferences between the two, reporting each one's fastest: on a shared machine the
+// minimum of interleaved runs compares the two better than separate benchmarks do.
+func BenchmarkWinogradAB(b *testing.B) {
+	data, err := os.ReadFile("../models/default.onnx")
+	if errors.Is(err, os.ErrNotExist) {
+		b.Skip("models/default.onnx not built (make model)")
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	x := imageTensor(b, data, "../testdata/xray/pneumonia-person100_bacteria_475.jpeg")
+	var nets [2]*Net
+	for i, wino := range []bool{true, false} {
+		useWinograd = wino
+		nets[i], err = Load(loadPrepared(b, data))
+		useWinograd = true
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	best := [2]time.Duration{time.Hour, time.Hour}
+	b.ResetTimer()
+	for b.Loop() {
+		for i, n := range nets {
+			start := time.Now()
+			if _, _, err := n.Run(x); err != nil {
+				b.Fatal(err)
+			}
+			best[i] = min(best[i], time.Since(start))
+		}
+	}
+	b.ReportMetric(float64(best[0].Milliseconds()), "winograd-min-ms")
+	b.ReportMetric(float64(best[1].Milliseconds()), "im2col-min-ms")
 }

@@ -58,8 +58,9 @@ type engine interface {
 
 // The engines New can run a model with.
 const (
-	// EngineConvnet is package convnet, the default: a lean pure-Go forward pass, 4-6x
-	// faster than onnx-go in the browser, checked against onnx-go in convnet's tests.
+	// EngineConvnet is package convnet, the default: a lean pure-Go forward pass, several
+	// times faster than onnx-go in the browser (docs/performance.md), and checked against
+	// onnx-go on the fixtures and the default model in convnet's tests.
 	EngineConvnet = "convnet"
 	// EngineOnnxGo is onnx-go + gorgonia (package inference), the reference.
 	EngineOnnxGo = "onnx-go"

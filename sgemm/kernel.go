@@ -1,3 +1,5 @@
+//go:build !openblas || !cgo
+
 package sgemm
 
 // Micro-tile shape, chosen by measurement (docs/performance.md): Go's wasm port has 16 float

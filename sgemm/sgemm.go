@@ -1,137 +1,27 @@
-// Package sgemm multiplies float32 matrices in pure Go, the same code natively and in the
-// browser (GOOS=js GOARCH=wasm has neither threads nor SIMD), for the convolutions of a
-// network whose weights are fixed: the left matrix is packed once (Pack) and reused, the
-// right one is packed per call into a reusable Workspace.
+// Package sgemm multiplies float32 matrices for the convolutions of a network whose weights
+// are fixed: the left matrix is packed once (Pack) and reused, the right one is packed per
+// call into a reusable Workspace. The default is pure Go, the same code natively and in the
+// browser (GOOS=js GOARCH=wasm has neither threads nor SIMD); with the build tag openblas
+// (and cgo) native builds call OpenBLAS's cblas_sgemm instead, for the trainer.
 //
-// The layout is the classic one of GotoBLAS/BLIS: the right matrix is cut into blocks of kc
-// rows by nc columns that stay in cache, packed into panels of nr columns; the left matrix is
-// stored in panels of mr rows; a micro-kernel keeps an mr x nr tile of C in local variables
-// while it walks k, reading both panels contiguously and without bounds checks.
+// The pure-Go layout is the classic one of GotoBLAS/BLIS: the right matrix is cut into
+// blocks of kc rows by nc columns that stay in cache, packed into panels of nr columns; the
+// left matrix is stored in panels of mr rows; a micro-kernel keeps an mr x nr tile of C in
+// local variables while it walks k, reading both panels contiguously without bounds checks.
 package sgemm
 
 import "fmt"
 
-// Block sizes, measured (docs/performance.md): kc*(mr+nr) floats of panels (14 KiB) stay in
-// L1, a kc x nc block of B (1 MiB) mostly in L2.
-const (
-	kc = 512
-	nc = 512
-)
-
-// Packed is an m x k row-major matrix stored as panels of mr rows: panel i holds rows
-// i*mr..i*mr+mr-1 column by column (k groups of mr values), rows past m are zero.
-type Packed struct {
-	m, k int
-	data []float32
-}
-
-// Pack copies the m x k row-major matrix a (row stride lda) into panels.
-func Pack(m, k int, a []float32, lda int) *Packed {
-	if m <= 0 || k <= 0 || lda < k || len(a) < (m-1)*lda+k {
-		panic(fmt.Sprintf("sgemm: Pack(%d, %d, len %d, lda %d): matrix does not fit", m, k, len(a), lda))
-	}
-	panels := (m + mr - 1) / mr
-	p := &Packed{m: m, k: k, data: make([]float32, panels*mr*k)}
-	for i := 0; i < panels; i++ {
-		dst := p.data[i*mr*k : (i+1)*mr*k]
-		for r := 0; r < mr && i*mr+r < m; r++ {
-			row := a[(i*mr+r)*lda : (i*mr+r)*lda+k]
-			for q, v := range row {
-				dst[q*mr+r] = v
-			}
-		}
-	}
-	return p
-}
-
-// Rows and Cols are the packed matrix's m and k.
-func (p *Packed) Rows() int { return p.m }
-func (p *Packed) Cols() int { return p.k }
-
-// Workspace holds the packed block of B between calls, so that repeated products allocate
-// nothing. The zero value is ready to use; a Workspace is not safe for concurrent use.
-type Workspace struct {
-	b []float32
-}
-
-// Mul sets C = A·B + bias, then C = max(C, 0) when relu is set: A is p (m x k), B is k x n
-// row-major with row stride ldb, C is m x n row-major with row stride ldc, bias has m values
-// (one per row of C) or is nil.
-func (p *Packed) Mul(c []float32, ldc int, b []float32, ldb, n int, bias []float32, relu bool, w *Workspace) {
-	m, k := p.m, p.k
+// check panics on a product whose matrices do not fit their sizes: a programming error.
+func check(m, k, n int, c []float32, ldc int, b []float32, ldb int, bias []float32) {
 	if n <= 0 || ldb < n || ldc < n || len(b) < (k-1)*ldb+n || len(c) < (m-1)*ldc+n || (bias != nil && len(bias) < m) {
 		panic(fmt.Sprintf("sgemm: Mul %dx%dx%d: len(b) %d ldb %d, len(c) %d ldc %d, len(bias) %d do not fit",
 			m, k, n, len(b), ldb, len(c), ldc, len(bias)))
 	}
-	if cap(w.b) < kc*nc {
-		w.b = make([]float32, kc*nc)
-	}
-	var tile [mr * nr]float32
-	for j0 := 0; j0 < n; j0 += nc {
-		nb := min(nc, n-j0)
-		for p0 := 0; p0 < k; p0 += kc {
-			kb := min(kc, k-p0)
-			packB(w.b, b[p0*ldb+j0:], ldb, kb, nb)
-			first, last := p0 == 0, p0+kb == k
-			for i0 := 0; i0 < m; i0 += mr {
-				ap := p.data[i0*k+p0*mr : i0*k+(p0+kb)*mr]
-				rows := min(mr, m-i0)
-				for jj := 0; jj < nb; jj += nr {
-					bp := w.b[jj*kb : jj*kb+nr*kb]
-					kernel(ap, bp, &tile)
-					store(c[i0*ldc+j0+jj:], ldc, &tile, rows, min(nr, nb-jj), bias, i0, first, last, relu)
-				}
-			}
-		}
-	}
 }
 
-// packB copies a kb x nb block of B into panels of nr columns, each kb groups of nr values,
-// zero-padding the last panel.
-func packB(dst, b []float32, ldb, kb, nb int) {
-	for jj := 0; jj < nb; jj += nr {
-		panel := dst[jj*kb : jj*kb+nr*kb]
-		cols := min(nr, nb-jj)
-		if cols == nr {
-			for q := 0; q < kb; q++ {
-				copy(panel[q*nr:q*nr+nr], b[q*ldb+jj:q*ldb+jj+nr])
-			}
-			continue
-		}
-		for q := 0; q < kb; q++ {
-			d := panel[q*nr : q*nr+nr]
-			copy(d, b[q*ldb+jj:q*ldb+jj+cols])
-			clear(d[cols:])
-		}
+func checkPack(m, k int, a []float32, lda int) {
+	if m <= 0 || k <= 0 || lda < k || len(a) < (m-1)*lda+k {
+		panic(fmt.Sprintf("sgemm: Pack(%d, %d, len %d, lda %d): matrix does not fit", m, k, len(a), lda))
 	}
 }
-
-// store writes a tile into C: the first k block starts from the bias, later ones add to C,
-// and the last applies the ReLU.
-func store(c []float32, ldc int, t *[mr * nr]float32, rows, cols int, bias []float32, i0 int, first, last, relu bool) {
-	for r := 0; r < rows; r++ {
-		row := c[r*ldc : r*ldc+cols]
-		acc := t[r*nr : r*nr+cols]
-		var b0 float32
-		if first && bias != nil {
-			b0 = bias[i0+r]
-		}
-		for j, v := range acc {
-			if first {
-				v += b0
-			} else {
-				v += row[j]
-			}
-			if last && relu && v < 0 {
-				v = 0
-			}
-			row[j] = v
-		}
-	}
-}
-
-// Size is the number of float32 values the packed matrix holds, padding included.
-func (p *Packed) Size() int { return len(p.data) }
-
-// Size is the number of float32 values the workspace holds.
-func (w *Workspace) Size() int { return cap(w.b) }

@@ -109,7 +109,7 @@ func TestHelpAndUsageErrors(t *testing.T) {
 func TestSmokeTrainExportScreen(t *testing.T) {
 	data := dataRoot(t)
 	tmp := t.TempDir()
-	common := []string{"--data", data, "--arch", "tiny", "--limit", "60", "--bn-samples", "24", "--workers", "2", "--batch", "16"}
+	common := []string{"--data", data, "--arch", "tiny", "--limit", "60", "--bn-samples", "24", "--workers", "2", "--batch", "16", "--augment-draws", "1"}
 	runA := filepath.Join(tmp, "a")
 	runCmd(t, append([]string{"train", "--run", runA, "--epochs", "2", "--units", "16"}, common...)...)
 

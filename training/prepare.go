@@ -144,6 +144,7 @@ func prepare(ctx context.Context, d *dataFlags, stderr io.Writer) (*prepared, er
 	cfg := backbone.Config{
 		Source: d.Backbone, Seed: d.Seed, BNSamples: d.BNSamples, Augment: d.Augment,
 		Reestimate: d.Reestimate, Arch: arch, Size: d.Size, Workers: d.Workers,
+		CacheDir: filepath.Join(d.Run, "backbone"), // calibrate once per run folder
 	}
 	bb, err := backbone.NewContext(ctx, cfg, trainItems, stderr)
 	if err != nil {
@@ -161,18 +162,9 @@ func prepare(ctx context.Context, d *dataFlags, stderr io.Writer) (*prepared, er
 	p.Inputs["features/val"] = p.Val.Key
 	p.ValPath = bb.Key("val", valItems).Path(dir)
 	for draw := 0; draw <= d.Draws; draw++ {
-		b := bb
-		if draw > 0 {
-			// A backbone is built for one draw; the same seed gives the same
-			// weights (same ID), so only the calibration is repeated.
-			c := cfg
-			c.Draw = draw
-			if b, err = backbone.NewContext(ctx, c, trainItems, stderr); err != nil {
-				return nil, err
-			}
-			if b.ID() != bb.ID() {
-				return nil, fmt.Errorf("backbone of draw %d differs from draw 0's (%.12s vs %.12s)", draw, b.ID(), bb.ID())
-			}
+		b, err := bb.WithDraw(draw)
+		if err != nil {
+			return nil, err
 		}
 		s, err := b.Cached(ctx, dir, "train", trainItems, stderr)
 		if err != nil {

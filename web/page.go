@@ -13,6 +13,9 @@ const noticeKey = "pneumoscan.notice.accepted"
 type Page struct {
 	app.Compo
 
+	// ctx is the page's own context: contexts of event handlers belong to their element,
+	// and go-app drops dispatches for elements that are gone (the notice's button).
+	ctx      app.Context
 	accepted bool
 	worker   *inferenceWorker
 	model    modelState
@@ -45,6 +48,7 @@ func (p *Page) OnMount(ctx app.Context) {
 	if !app.IsClient {
 		return // prerendering while generating the site: no storage, no worker
 	}
+	p.ctx = ctx
 	var ok bool
 	if err := ctx.LocalStorage().Get(noticeKey, &ok); err == nil && ok {
 		p.accepted = true
@@ -56,7 +60,9 @@ func (p *Page) OnMount(ctx app.Context) {
 		t := time.NewTicker(500 * time.Millisecond)
 		defer t.Stop()
 		for range t.C {
-			ctx.Dispatch(func(ctx app.Context) {})
+			if p.running() { // wasm is single-threaded: reading cards here cannot race the UI
+				ctx.Dispatch(func(ctx app.Context) {})
+			}
 		}
 	})
 }
@@ -66,7 +72,7 @@ func (p *Page) acceptNotice(ctx app.Context, e app.Event) {
 		app.Log("remembering the notice failed:", err)
 	}
 	p.accepted = true
-	p.startModel(ctx)
+	p.startModel(p.ctx)
 }
 
 func (p *Page) startModel(ctx app.Context) {
@@ -119,6 +125,15 @@ func (p *Page) onWorkerMessage(ctx app.Context, d app.Value) {
 	}
 }
 
+func (p *Page) running() bool {
+	for _, c := range p.cards {
+		if c.stage == stageRunning {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *Page) card(id int) *card {
 	for _, c := range p.cards {
 		if c.id == id {
@@ -146,7 +161,7 @@ func (p *Page) addFiles(ctx app.Context, files app.Value) {
 		var fail app.Func
 		fail = app.FuncOf(func(this app.Value, args []app.Value) any {
 			defer fail.Release()
-			ctx.Dispatch(func(app.Context) { c.fail("reading the file failed: " + args[0].Call("toString").String()) })
+			p.ctx.Dispatch(func(app.Context) { c.fail("reading the file failed: " + args[0].Call("toString").String()) })
 			return nil
 		})
 		f.Call("arrayBuffer").Call("then", then, fail)
@@ -154,7 +169,9 @@ func (p *Page) addFiles(ctx app.Context, files app.Value) {
 }
 
 func (p *Page) Render() app.UI {
-	return app.Div().Class("page").Body(
+	// data-client tells the prerendered page (false) from the running app (true): a click
+	// before app.wasm runs would go nowhere.
+	return app.Div().Class("page").DataSet("client", app.IsClient).Body(
 		app.Header().Class("top").Body(
 			app.H1().Text("pneumoscan"),
 			app.P().Class("tagline").Text("Chest X-ray pneumonia screening that runs entirely on this device."),

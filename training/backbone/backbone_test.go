@@ -326,7 +326,7 @@ func TestDeterministicIDAndAugmentation(t *testing.T) {
 
 func TestCachedReusesAndInvalidates(t *testing.T) {
 	items := fixtureItems(t)
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "run", "features") // made on first use
 	b, err := New(tinyConfig(), items)
 	if err != nil {
 		t.Fatal(err)

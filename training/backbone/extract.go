@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -128,13 +129,16 @@ func (b *Backbone) Cached(ctx context.Context, dir, split string, items []datase
 		return nil, err
 	}
 	s.Key = key.Hash()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("backbone: %w", err)
+	}
 	if err := s.Save(key.Path(dir)); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// progress prints "label done/total  rate img/s  ETA" on one line, at most twice a second.
+// progress prints "label done/total  rate img/s  ETA" on one line, at most once a second.
 type progress struct {
 	w            io.Writer
 	label        string
@@ -158,7 +162,7 @@ func (p *progress) add(n int, skipped bool) {
 	if skipped {
 		p.skip += n
 	}
-	if now := time.Now(); now.Sub(p.shown) >= 500*time.Millisecond || p.done == p.total {
+	if now := time.Now(); now.Sub(p.shown) >= time.Second || p.done == p.total {
 		p.shown = now
 		p.print(now)
 	}

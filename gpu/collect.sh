@@ -1,0 +1,13 @@
+#!/bin/sh
+# Here, after run2: verify every file the run sent back against manifest.json (sha256 of
+# each part, each shard and of the reassembled wholes), write the int8 model and a float32
+# model rebuilt from the float16 shards, and print the model's metadata.
+# usage: gpu/collect.sh DIR_WITH_RUN2_FILES [OUT_DIR (default models/gpu)]
+set -eu
+cd "$(dirname "$0")/.."
+IN=$1
+DST=${2:-models/gpu}
+mkdir -p "$DST"
+go run ./training/gpu/cmd/gputrain collect --dir "$IN" --out "$DST/model.int8.onnx" --fp32 "$DST/model.fp32-from-fp16.onnx"
+cp "$IN/train.log" "$DST/train.log"
+go run ./modelconv inspect "$DST/model.int8.onnx"

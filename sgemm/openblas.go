@@ -1,0 +1,65 @@
+//go:build openblas && cgo
+
+package sgemm
+
+// #cgo LDFLAGS: -lopenblas
+// #include <cblas.h>
+import "C"
+
+import "unsafe"
+
+// Packed is, with OpenBLAS, a plain row-major copy: OpenBLAS packs on each call itself.
+type Packed struct {
+	m, k int
+	data []float32
+}
+
+// Pack copies the m x k row-major matrix a (row stride lda).
+func Pack(m, k int, a []float32, lda int) *Packed {
+	checkPack(m, k, a, lda)
+	p := &Packed{m: m, k: k, data: make([]float32, m*k)}
+	for i := 0; i < m; i++ {
+		copy(p.data[i*k:(i+1)*k], a[i*lda:i*lda+k])
+	}
+	return p
+}
+
+// Rows and Cols are the packed matrix's m and k.
+func (p *Packed) Rows() int { return p.m }
+func (p *Packed) Cols() int { return p.k }
+
+// Size is the number of float32 values the packed matrix holds.
+func (p *Packed) Size() int { return len(p.data) }
+
+// Workspace is unused with OpenBLAS; it keeps the API of the pure-Go build.
+type Workspace struct{}
+
+// Size is the number of float32 values the workspace holds.
+func (w *Workspace) Size() int { return 0 }
+
+// Mul sets C = A·B + bias, then C = max(C, 0) when relu is set (see the pure-Go build).
+func (p *Packed) Mul(c []float32, ldc int, b []float32, ldb, n int, bias []float32, relu bool, w *Workspace) {
+	m, k := p.m, p.k
+	check(m, k, n, c, ldc, b, ldb, bias)
+	C.cblas_sgemm(C.CblasRowMajor, C.CblasNoTrans, C.CblasNoTrans, C.blasint(m), C.blasint(n), C.blasint(k),
+		1, (*C.float)(unsafe.Pointer(&p.data[0])), C.blasint(k),
+		(*C.float)(unsafe.Pointer(&b[0])), C.blasint(ldb),
+		0, (*C.float)(unsafe.Pointer(&c[0])), C.blasint(ldc))
+	if bias == nil && !relu {
+		return
+	}
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		var b0 float32
+		if bias != nil {
+			b0 = bias[i]
+		}
+		for j, v := range row {
+			v += b0
+			if relu && v < 0 {
+				v = 0
+			}
+			row[j] = v
+		}
+	}
+}

@@ -1,0 +1,372 @@
+// Command gputrain trains the pneumoscan ResNet classifier end to end on a GPU with GoMLX
+// (package pneumoscan/training/gpu) and sends the result back as size-capped files:
+//
+//	gputrain split    --data DIR --split FILE         make (or check) the patient-grouped split
+//	gputrain probe                                    open the backend, run a tiny graph
+//	gputrain parity   --data DIR --split FILE --n 8   GoMLX (eval) vs CPU reference logits
+//	gputrain bench    --batches 64,128,256            training steps per second
+//	gputrain train    --data DIR --split FILE --out DIR --budget 300s ...
+//	gputrain collect  --dir DIR --out FILE [--fp32 FILE]   verify, reassemble
+//
+// The backend comes from GOMLX_BACKEND, e.g. "xla:/abs/path/xla_cuda_plugin.so" for a CUDA
+// PJRT plugin, "go" for GoMLX's pure-Go CPU backend (forward passes only).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomlx/gomlx/backends"
+	_ "github.com/gomlx/gomlx/backends/default"
+
+	"pneumoscan/model"
+	"pneumoscan/modelconv/contractonnx"
+	"pneumoscan/resnet"
+	"pneumoscan/training/augment"
+	"pneumoscan/training/dataset"
+	"pneumoscan/training/gpu"
+	"pneumoscan/training/gpu/shard"
+)
+
+// splitSeed is the CPU trainer's default seed, so both trainers validate on the same patients.
+const splitSeed = 1
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	cmds := map[string]func([]string) error{
+		"split": cmdSplit, "probe": cmdProbe, "parity": cmdParity, "bench": cmdBench, "train": cmdTrain, "collect": cmdCollect,
+	}
+	fn, ok := cmds[os.Args[1]]
+	if !ok {
+		usage()
+	}
+	if err := fn(os.Args[2:]); err != nil {
+		fmt.Fprintf(os.Stderr, "gputrain %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: gputrain split|probe|parity|bench|train|collect [flags] (see -h of each)")
+	os.Exit(2)
+}
+
+// archFlag picks the architecture: "resnet50" or "tiny" (the test layout, for smoke runs).
+func arch(name string) (resnet.Arch, error) {
+	switch name {
+	case "resnet50":
+		return resnet.ResNet50, nil
+	case "tiny":
+		return resnet.Arch{StemWidth: 8, Widths: [4]int{2, 4, 4, 8}, Expansion: 2, Blocks: [4]int{1, 1, 2, 1}}, nil
+	}
+	return resnet.Arch{}, fmt.Errorf("unknown --arch %q (resnet50 or tiny)", name)
+}
+
+func backend() (backends.Backend, error) {
+	b, err := backends.New()
+	if err != nil {
+		return nil, fmt.Errorf("backend (GOMLX_BACKEND=%q): %w", os.Getenv(backends.ConfigEnvVar), err)
+	}
+	return b, nil
+}
+
+// items scans data and applies the split file, which must exist: it is made once, here,
+// by "split", and travels with the data.
+func items(data, splitPath string) (train, val []dataset.Item, sp *dataset.Split, err error) {
+	sc, err := dataset.Scan(data, dataset.Options{})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if sp, err = dataset.LoadSplit(splitPath); err != nil {
+		return nil, nil, nil, err
+	}
+	train, val, err = sp.Apply(sc.Train)
+	return train, val, sp, err
+}
+
+func cmdSplit(args []string) error {
+	fs := flag.NewFlagSet("split", flag.ExitOnError)
+	data := fs.String("data", "", "data set root (with train/NORMAL, train/PNEUMONIA)")
+	out := fs.String("split", "runs/head/split.json", "split file (reused when it exists and matches)")
+	fs.Parse(args)
+	sc, err := dataset.Scan(*data, dataset.Options{})
+	if err != nil {
+		return err
+	}
+	sp, err := dataset.LoadOrMakeSplit(*out, sc.Train, splitSeed, dataset.DefaultValFraction)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("split %s: train %v images (%d groups), validation %v (%d groups), NORMAL/PNEUMONIA\n",
+		*out, sp.TrainCounts, sp.TrainGroups, sp.ValCounts, sp.ValGroups)
+	return nil
+}
+
+func cmdProbe(args []string) error {
+	b, err := backend()
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	fmt.Printf("backend %s: %s, %d device(s)\n", b.Name(), b.Description(), b.NumDevices())
+	n := gpu.Net{Arch: resnet.Arch{StemWidth: 8, Widths: [4]int{2, 4, 4, 8}, Expansion: 2, Blocks: [4]int{1, 1, 2, 1}}, Size: 64, Hidden: 4}
+	t0 := time.Now()
+	g, ref, err := gpu.Parity(b, n, make([]float32, 2*3*64*64), 1)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("tiny network: backend %v reference %v (max rel diff %.2g) in %.1fs\n", g, ref, gpu.MaxRelDiff(g, ref), time.Since(t0).Seconds())
+	return nil
+}
+
+func cmdParity(args []string) error {
+	fs := flag.NewFlagSet("parity", flag.ExitOnError)
+	data := fs.String("data", "", "data set root")
+	splitPath := fs.String("split", "", "split file")
+	n := fs.Int("n", 8, "validation images to compare")
+	archName := fs.String("arch", "resnet50", "resnet50 or tiny")
+	size := fs.Int("size", 224, "input size")
+	fs.Parse(args)
+	a, err := arch(*archName)
+	if err != nil {
+		return err
+	}
+	_, val, _, err := items(*data, *splitPath)
+	if err != nil {
+		return err
+	}
+	val = val[:min(*n, len(val))]
+	im, err := gpu.Decode(val)
+	if err != nil {
+		return err
+	}
+	x, err := gpu.Tensors(im, model.ImageNetPreprocess(*size))
+	if err != nil {
+		return err
+	}
+	b, err := backend()
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	t0 := time.Now()
+	g, ref, err := gpu.Parity(b, gpu.Net{Arch: a, Size: *size, Hidden: 128}, x, 1)
+	if err != nil {
+		return err
+	}
+	for i := range g {
+		fmt.Printf("  %-40s backend %+.6f  cpu reference %+.6f\n", filepath.Base(val[i].Rel), g[i], ref[i])
+	}
+	d := gpu.MaxRelDiff(g, ref)
+	verdict := "PASS"
+	if d > 1e-3 {
+		verdict = "ABOVE GOAL (1e-3)"
+	}
+	fmt.Printf("parity %s on %d images: max |diff| / max |logit| = %.3g: %s (%.1fs, %d CPU threads)\n",
+		*archName, len(g), d, verdict, time.Since(t0).Seconds(), runtime.GOMAXPROCS(0))
+	return nil
+}
+
+func ints(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("bad batch size %q", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func cmdBench(args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	batches := fs.String("batches", "64,128,256", "batch sizes")
+	steps := fs.Int("steps", 10, "timed steps per batch size")
+	warm := fs.Int("warm", 3, "warm-up steps (the first compiles)")
+	archName := fs.String("arch", "resnet50", "resnet50 or tiny")
+	size := fs.Int("size", 224, "input size")
+	fs.Parse(args)
+	a, err := arch(*archName)
+	if err != nil {
+		return err
+	}
+	bs, err := ints(*batches)
+	if err != nil {
+		return err
+	}
+	b, err := backend()
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	_, err = gpu.Bench(b, gpu.Net{Arch: a, Size: *size, Hidden: 128, Dropout: 0.3, L2: 1e-4}, 1e-3, bs, *warm, *steps, os.Stdout)
+	return err
+}
+
+func cmdTrain(args []string) error {
+	fs := flag.NewFlagSet("train", flag.ExitOnError)
+	data := fs.String("data", "", "data set root")
+	splitPath := fs.String("split", "", "split file made by \"gputrain split\"")
+	out := fs.String("out", "", "output folder: model parts, weight shards, manifest, log")
+	archName := fs.String("arch", "resnet50", "resnet50 or tiny")
+	size := fs.Int("size", 224, "input size")
+	batch := fs.Int("batch", 128, "batch size")
+	epochs := fs.Int("epochs", 60, "most epochs")
+	budget := fs.Duration("budget", 300*time.Second, "training time budget (epochs that would not fit are not started)")
+	patience := fs.Int("patience", 10, "early stopping: epochs without a better validation AUC")
+	lr := fs.Float64("lr", 1e-3, "Adam learning rate")
+	hidden := fs.Int("hidden", 128, "dense units")
+	dropout := fs.Float64("dropout", 0.3, "dropout rate")
+	l2 := fs.Float64("l2", 1e-4, "L2 on the first dense layer")
+	seed := fs.Int64("seed", 1, "seed of initialisation, shuffling, augmentation and dropout")
+	noAug := fs.Bool("no-augment", false, "train without augmentation")
+	device := fs.String("device", "GPU", "device description for the metadata")
+	name := fs.String("name", "pneumoscan-resnet50-gpu", "model name")
+	version := fs.String("version", "gpu-1", "model version")
+	fs.Parse(args)
+	if *out == "" {
+		return errors.New("--out is required")
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	const logName = "train.log"
+	lf, err := os.Create(filepath.Join(*out, logName))
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
+	log := io.MultiWriter(os.Stdout, lf)
+	fmt.Fprintf(log, "gputrain train %s\n", strings.Join(args, " "))
+	a, err := arch(*archName)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	trainItems, valItems, sp, err := items(*data, *splitPath)
+	if err != nil {
+		return err
+	}
+	weights, err := dataset.ClassWeights(trainItems)
+	if err != nil {
+		return err
+	}
+	trainIm, err := gpu.Decode(trainItems)
+	if err != nil {
+		return err
+	}
+	valIm, err := gpu.Decode(valItems)
+	if err != nil {
+		return err
+	}
+	pre := model.ImageNetPreprocess(*size)
+	valX, err := gpu.Tensors(valIm, pre)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "data: %d train %v, %d validation %v, class weights %.3f/%.3f, decoded in %.1fs on %d threads\n",
+		len(trainItems), dataset.Counts(trainItems), len(valItems), dataset.Counts(valItems), weights[0], weights[1], time.Since(t0).Seconds(), runtime.GOMAXPROCS(0))
+	aug := augment.Default()
+	if *noAug {
+		aug = augment.Params{}
+	}
+	n := gpu.Net{Arch: a, Size: *size, Hidden: *hidden, Dropout: *dropout, L2: *l2}
+	o := gpu.Options{Net: n, LR: *lr, Epochs: *epochs, Patience: *patience, Budget: *budget, EvalBatch: 256, Seed: *seed, Log: log}
+	b, err := backend()
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	fmt.Fprintf(log, "backend %s: %s\n", b.Name(), b.Description())
+	tr, err := gpu.NewTrainer(b, o)
+	if err != nil {
+		return err
+	}
+	feeder := &gpu.Feeder{Images: trainIm, Pre: pre, Augment: aug, Weights: weights, Batch: *batch, Seed: uint64(*seed), Prefetch: 4}
+	res, err := tr.Fit(feeder, valX, valIm.Labels)
+	if err != nil {
+		return err
+	}
+	md, err := gpu.Metadata(res, valIm.Labels, o, gpu.RunInfo{
+		Name: *name, Version: *version, Device: *device, Batch: *batch, Augment: fmt.Sprintf("%+v", aug),
+		Train: len(trainItems), Val: len(valItems), ValFraction: sp.Fraction, SplitSeed: sp.Seed, Seed: *seed,
+	})
+	if err != nil {
+		return err
+	}
+	data2, err := gpu.ONNX(res, md)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "export: int8 ONNX %d bytes; temperature %.3f; thresholds %+v; metrics %v\n", len(data2), md.Temperature, md.Thresholds, md.Metrics)
+	for _, h := range res.History {
+		fmt.Fprintf(log, "history %+v\n", h)
+	}
+	fmt.Fprintf(log, "total %.0fs\n", time.Since(t0).Seconds())
+	lf.Sync()
+	m, err := shard.Write(*out, data2, res.Backbone, res.Head, logName)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s: %d model parts, %d weight shards, manifest\n", *out, len(m.Model.Parts), len(m.Weights.Parts))
+	return nil
+}
+
+func cmdCollect(args []string) error {
+	fs := flag.NewFlagSet("collect", flag.ExitOnError)
+	dir := fs.String("dir", "", "folder with the files a training run sent back")
+	out := fs.String("out", "", "reassembled int8 model file")
+	fp32 := fs.String("fp32", "", "also rebuild a float32 model from the float16 weight shards here (optional)")
+	fs.Parse(args)
+	m, err := shard.ReadManifest(*dir)
+	if err != nil {
+		return err
+	}
+	data, err := shard.Verify(*dir, m)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("verified %d model parts, %d weight shards, %d other files against %s\n",
+		len(m.Model.Parts), len(m.Weights.Parts), len(m.Extra), filepath.Join(*dir, shard.ManifestName))
+	mp, err := contractonnx.Unmarshal(data)
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		if err := contractonnx.WriteAtomic(*out, data); err != nil {
+			return err
+		}
+		fmt.Printf("wrote %s (%d bytes, sha256 %s)\n", *out, len(data), m.Model.SHA256)
+	}
+	if *fp32 != "" {
+		md, err := model.ParseMetadata(mp.MetadataProps)
+		if err != nil {
+			return err
+		}
+		b, h, err := shard.Weights(*dir, m)
+		if err != nil {
+			return err
+		}
+		md.Description += " This file: float32 rebuilt from float16 weight shards."
+		full, err := contractonnx.Build(b, h, md)
+		if err != nil {
+			return err
+		}
+		if err := contractonnx.WriteFile(*fp32, full); err != nil {
+			return err
+		}
+		fmt.Printf("wrote %s (float32 from float16 shards)\n", *fp32)
+	}
+	return nil
+}
