@@ -41,3 +41,10 @@ test:
 
 clean:
 	rm -rf $(STATIC) $(BIN) testout
+
+.PHONY: bench bench-train
+bench:
+	$(GO) test ./convnet/ ./sgemm/ -run XXX -bench . -benchtime 2x
+
+bench-train:
+	$(GO) run ./training/cmd/benchtrain
