@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"pneumoscan/atomicfile"
 
 	"pneumoscan/model"
 	"pneumoscan/modelconv/contractonnx"
@@ -97,7 +98,7 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := contractonnx.WriteAtomic(*out, data); err != nil {
+	if err := atomicfile.Write(*out, data); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: %s int8, %.1f MB, sha256 %s\n", *out, md.Name, float64(len(data))/1e6, sha256Hex(data))

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"pneumoscan/atomicfile"
 
 	"pneumoscan/model"
 	"pneumoscan/modelconv/contractonnx"
@@ -72,7 +73,7 @@ func writeModel(path string, b *resnet.Backbone, h *resnet.Head, md model.Metada
 	if err != nil {
 		return err
 	}
-	if err := contractonnx.WriteAtomic(path, data); err != nil {
+	if err := atomicfile.Write(path, data); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: %s %s, %.1f MB, sha256 %s\n", path, md.Name, kind, float64(len(data))/1e6, sha256Hex(data))

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"pneumoscan/atomicfile"
 	"strings"
 	"time"
 
@@ -216,7 +217,7 @@ func writeRun(d *dataFlags, p *prepared, cfg head.Config, st *head.State, stdout
 	if err != nil {
 		return err
 	}
-	if err := checkpoint.WriteAtomic(filepath.Join(d.Run, runFile), append(b, '\n')); err != nil {
+	if err := atomicfile.Write(filepath.Join(d.Run, runFile), append(b, '\n')); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "best validation AUC %.4f at epoch %d of %d; wrote %s and %s\nnext: go run ./training export --run %s -o model.onnx\n",

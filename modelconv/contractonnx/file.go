@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"pneumoscan/atomicfile"
 
 	"google.golang.org/protobuf/proto"
 
@@ -48,32 +48,5 @@ func WriteFile(path string, m *onnxpb.ModelProto) error {
 	if err != nil {
 		return err
 	}
-	return WriteAtomic(path, data)
-}
-
-// WriteAtomic writes data to path through a synced temporary file in the same folder and a rename.
-func WriteAtomic(path string, data []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.Write(path, data)
 }

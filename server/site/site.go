@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"pneumoscan/atomicfile"
 	"regexp"
 	"runtime"
 	"slices"
@@ -178,28 +179,13 @@ func copyModel(src, webDir string) (ModelManifest, error) {
 	return m, nil
 }
 
-// writeFileAtomic writes via a temporary file and a rename, so a server reading the
+// writeFileAtomic makes the folder, then writes atomically, so a server reading the
 // directory never sees half a file.
 func writeFileAtomic(name string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-"+filepath.Base(name)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), name)
+	return atomicfile.Write(name, data)
 }
 
 func goWasmExec() (string, error) {

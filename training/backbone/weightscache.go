@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"pneumoscan/atomicfile"
 
 	"pneumoscan/resnet"
 	"pneumoscan/training/dataset"
@@ -83,51 +84,32 @@ func saveWeights(path, recipe string, bb *resnet.Backbone, cal Calibration) (err
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("backbone: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("backbone: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+	err = atomicfile.WriteFunc(path, func(f io.Writer) error {
+		// The checksum covers everything before it and is written last.
+		sum := sha256.New()
+		w := io.MultiWriter(f, sum)
+		buf := binary.LittleEndian.AppendUint64(append([]byte(nil), weightsMagic...), uint64(len(h)))
+		if _, err := w.Write(append(buf, h...)); err != nil {
+			return err
 		}
-	}()
-	sum := sha256.New()
-	w := io.MultiWriter(f, sum)
-	buf := append([]byte(nil), weightsMagic...)
-	buf = binary.LittleEndian.AppendUint64(buf, uint64(len(h)))
-	buf = append(buf, h...)
-	flush := func() error {
-		_, err := w.Write(buf)
-		buf = buf[:0]
-		return err
-	}
-	for _, c := range bb.Convs {
-		for _, v := range [][]float32{c.Weight, c.Bias} {
-			for _, x := range v {
-				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(x))
-				if len(buf) >= 1<<16 {
-					if err := flush(); err != nil {
-						return fmt.Errorf("backbone: %w", err)
+		var b [4]byte
+		for _, c := range bb.Convs {
+			for _, v := range [][]float32{c.Weight, c.Bias} {
+				for _, x := range v {
+					binary.LittleEndian.PutUint32(b[:], math.Float32bits(x))
+					if _, err := w.Write(b[:]); err != nil {
+						return err
 					}
 				}
 			}
 		}
-	}
-	if err := flush(); err != nil {
+		_, err := f.Write(sum.Sum(nil))
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("backbone: %w", err)
 	}
-	if _, err := f.Write(sum.Sum(nil)); err != nil {
-		return fmt.Errorf("backbone: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("backbone: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("backbone: %w", err)
-	}
-	return os.Rename(f.Name(), path)
+	return nil
 }
 
 // errCorruptWeights is wrapped by every error about a damaged weights cache file.

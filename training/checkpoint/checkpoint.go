@@ -18,7 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"pneumoscan/atomicfile"
 	"strings"
 
 	"pneumoscan/training/head"
@@ -56,7 +56,7 @@ func Save(path string, c *Checkpoint) error {
 	var out bytes.Buffer
 	fmt.Fprintf(&out, "%s %d\n%s\n", magic, Format, hex.EncodeToString(sum[:]))
 	out.Write(payload.Bytes())
-	return WriteAtomic(path, out.Bytes())
+	return atomicfile.Write(path, out.Bytes())
 }
 
 // Load reads and verifies a checkpoint.
@@ -127,40 +127,6 @@ func (c *Checkpoint) CheckInputs(current map[string]string) error {
 		if got != want {
 			return fmt.Errorf("checkpoint: input %q changed since the run was saved (sha256 %.12s, was %.12s); resuming would not continue the same run", name, got, want)
 		}
-	}
-	return nil
-}
-
-// WriteAtomic writes data to path through a synced temporary file in the same
-// folder, renamed over path, and syncs the folder so the rename survives a
-// crash.
-func WriteAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
+	"pneumoscan/atomicfile"
 	"sort"
 	"strings"
 )
@@ -249,7 +249,10 @@ func (s *Split) Save(path string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, append(b, '\n'))
+	if err := atomicfile.Write(path, append(b, '\n')); err != nil {
+		return fmt.Errorf("dataset: writing %s: %w", path, err)
+	}
+	return nil
 }
 
 // LoadOrMakeSplit reuses the split file at path when it exists, refusing it
@@ -277,33 +280,4 @@ func LoadOrMakeSplit(path string, train []Item, seed uint64, fraction float64) (
 		return nil, err
 	}
 	return s, nil
-}
-
-// writeFileAtomic writes through a temp file in the same folder and renames
-// it, so a crash never leaves a half-written file under the final name.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	// CreateTemp makes the file 0600; give it the usual mode of a result file.
-	err = f.Chmod(0o644)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("dataset: writing %s: %w", path, err)
-	}
-	return nil
 }

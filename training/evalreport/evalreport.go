@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"pneumoscan/atomicfile"
 	"strings"
 
 	"pneumoscan/model"
@@ -166,8 +167,9 @@ func Write(dir string, run Run) (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("evalreport: %s: %w", f.name, err)
 		}
-		if err := writeFileAtomic(filepath.Join(dir, f.name), b); err != nil {
-			return nil, err
+		path := filepath.Join(dir, f.name)
+		if err := atomicfile.Write(path, b); err != nil {
+			return nil, fmt.Errorf("evalreport: writing %s: %w", path, err)
 		}
 	}
 	return r, nil
@@ -196,33 +198,4 @@ func (r *Report) Markdown() string {
 		fmt.Fprintf(&b, "- %s: %s\n", o.Name, crit)
 	}
 	return b.String()
-}
-
-// writeFileAtomic writes through a temp file in the same folder and renames
-// it, so a reader never sees a half-written file.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("evalreport: %w", err)
-	}
-	tmp := f.Name()
-	// CreateTemp makes the file 0600; give it the usual mode of a result file.
-	err = f.Chmod(0o644)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("evalreport: writing %s: %w", path, err)
-	}
-	return nil
 }

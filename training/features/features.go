@@ -18,7 +18,7 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
+	"pneumoscan/atomicfile"
 )
 
 // Set is the pooled features of a list of images: row i of X (Dim values) belongs to Items[i].
@@ -92,44 +92,25 @@ func (s *Set) Save(path string) (err error) {
 	if err != nil {
 		return fmt.Errorf("features: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("features: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+	err = atomicfile.WriteFunc(path, func(f io.Writer) error {
+		// The checksum covers everything before it and is written last.
+		sum := sha256.New()
+		w := io.MultiWriter(f, sum)
+		buf := binary.LittleEndian.AppendUint64(append([]byte(nil), magic...), uint64(len(h)))
+		if _, err := w.Write(append(buf, h...)); err != nil {
+			return err
 		}
-	}()
-	sum := sha256.New()
-	w := io.MultiWriter(f, sum)
-	var n [8]byte
-	binary.LittleEndian.PutUint64(n[:], uint64(len(h)))
-	buf := make([]byte, 0, 1<<16)
-	buf = append(append(append(buf, magic...), n[:]...), h...)
-	for _, v := range s.X {
-		if len(buf)+4 > cap(buf) {
-			if _, err := w.Write(buf); err != nil {
-				return fmt.Errorf("features: %w", err)
+		var b [4]byte
+		for _, v := range s.X {
+			binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
+			if _, err := w.Write(b[:]); err != nil {
+				return err
 			}
-			buf = buf[:0]
 		}
-		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-	}
-	if _, err := w.Write(buf); err != nil {
-		return fmt.Errorf("features: %w", err)
-	}
-	if _, err := f.Write(sum.Sum(nil)); err != nil {
-		return fmt.Errorf("features: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("features: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("features: %w", err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
+		_, err := f.Write(sum.Sum(nil))
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("features: %w", err)
 	}
 	return nil

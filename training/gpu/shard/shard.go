@@ -14,10 +14,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"pneumoscan/atomicfile"
 
 	"github.com/x448/float16"
 
-	"pneumoscan/modelconv/contractonnx"
 	"pneumoscan/resnet"
 )
 
@@ -70,7 +70,7 @@ func writeBlob(dir, name string, data []byte) (Blob, error) {
 	for i := 0; i*MaxPart < len(data) || i == 0; i++ {
 		p := data[i*MaxPart : min((i+1)*MaxPart, len(data))]
 		f := File{Name: fmt.Sprintf("%s.part%d", name, i), Bytes: int64(len(p)), SHA256: digest(p)}
-		if err := contractonnx.WriteAtomic(filepath.Join(dir, f.Name), p); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, f.Name), p); err != nil {
 			return Blob{}, err
 		}
 		bl.Parts = append(bl.Parts, f)
@@ -140,7 +140,7 @@ func Write(dir string, onnx []byte, b *resnet.Backbone, h *resnet.Head, extra ..
 	if err != nil {
 		return nil, err
 	}
-	return m, contractonnx.WriteAtomic(filepath.Join(dir, ManifestName), append(js, '\n'))
+	return m, atomicfile.Write(filepath.Join(dir, ManifestName), append(js, '\n'))
 }
 
 // ReadManifest reads dir's manifest.

@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"pneumoscan/atomicfile"
 	"runtime"
 	"strconv"
 	"strings"
@@ -344,7 +345,7 @@ func cmdCollect(args []string) error {
 		return err
 	}
 	if *out != "" {
-		if err := contractonnx.WriteAtomic(*out, data); err != nil {
+		if err := atomicfile.Write(*out, data); err != nil {
 			return err
 		}
 		fmt.Printf("wrote %s (%d bytes, sha256 %s)\n", *out, len(data), m.Model.SHA256)
