@@ -81,8 +81,20 @@ func Metadata(res *Result, valY []int, o Options, info RunInfo) (model.Metadata,
 		n0.Arch.Features(), n0.Size, info.Device)
 	fmt.Fprintf(&d, "BatchNorm in training mode (folded into the convolutions for export), head Dense(%d, ReLU, L2 %.2g) -> Dropout(%.2f) -> Dense(1, sigmoid), ",
 		n0.Hidden, n0.L2, n0.Dropout)
-	fmt.Fprintf(&d, "class-weighted BCE, Adam lr %.2g, batch %d, augmentation %s; best of %d epochs at epoch %d by validation ROC-AUC %.4f (%s). ",
-		o.LR, info.Batch, info.Augment, len(res.History), res.BestEpoch, res.BestAUC, res.Stopped)
+	opt := "Adam"
+	if o.WeightDecay > 0 {
+		opt = fmt.Sprintf("AdamW (weight decay %.2g)", o.WeightDecay)
+	}
+	sched := "constant"
+	if o.CosineSteps > 0 {
+		sched = fmt.Sprintf("%d warm-up steps then cosine to lr/100 over %d steps", o.WarmupSteps, o.CosineSteps)
+	}
+	bn := "BatchNorm moving averages"
+	if res.Calibrated {
+		bn = fmt.Sprintf("BatchNorm averages recomputed on %d clean train images before each validation", len(o.Calib)/(3*n0.Size*n0.Size))
+	}
+	fmt.Fprintf(&d, "class-weighted BCE, %s lr %.2g (%s), batch %d, augmentation %s, %s; best of %d epochs at epoch %d by validation ROC-AUC %.4f (%s). ",
+		opt, o.LR, sched, info.Batch, info.Augment, bn, len(res.History), res.BestEpoch, res.BestAUC, res.Stopped)
 	fmt.Fprintf(&d, "Data: patient-grouped validation split (fraction %.2f, seed %d), %d train / %d validation images. ",
 		info.ValFraction, info.SplitSeed, info.Train, n)
 	d.WriteString("Thresholds and temperature fitted on validation. Weights int8 per channel.")

@@ -1,6 +1,7 @@
 package gpu
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -87,7 +88,7 @@ func TestExportScreens(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "train.log"), []byte("log\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := shard.Write(dir, data, b, h, "train.log"); err != nil {
+	if _, err := shard.Write(dir, data, b, h, true, "train.log"); err != nil {
 		t.Fatal(err)
 	}
 	m, err := shard.ReadManifest(dir)
@@ -135,6 +136,22 @@ func TestExportScreens(t *testing.T) {
 	}
 	if len(h2.FC1) != len(h.FC1) || math.Abs(float64(h2.B2[0]-h.B2[0])) > 1e-3 {
 		t.Errorf("head from shards differs: %d/%d weights, b2 %v vs %v", len(h2.FC1), len(h.FC1), h2.B2, h.B2)
+	}
+
+	// Without weights: the model alone verifies, Weights says why it has none.
+	dir2 := t.TempDir()
+	m2, err := shard.Write(dir2, data, b, h, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got2, err := shard.Verify(dir2, m2); err != nil || len(got2) != len(got) {
+		t.Errorf("model-only run: Verify gave %d bytes, %v", len(got2), err)
+	}
+	if _, _, err := shard.Weights(dir2, m2); !errors.Is(err, shard.ErrNoWeights) {
+		t.Errorf("model-only run: Weights error %v, want ErrNoWeights", err)
+	}
+	if ents, _ := os.ReadDir(dir2); len(ents) != len(m2.Model.Parts)+1 {
+		t.Errorf("model-only run wrote %d files, want %d parts + manifest", len(ents), len(m2.Model.Parts))
 	}
 
 	// A corrupted part is caught.

@@ -54,7 +54,7 @@ type Manifest struct {
 	Arch    resnet.Arch `json:"arch"`
 	Hidden  int         `json:"hidden"`
 	Model   Blob        `json:"model"`   // the int8 contract ONNX
-	Weights Blob        `json:"weights"` // float16 little-endian stream of Tensors
+	Weights Blob        `json:"weights"` // float16 little-endian stream of Tensors; no parts when left out
 	Tensors []Tensor    `json:"tensors"`
 	Extra   []File      `json:"extra,omitempty"` // logs and other whole files
 }
@@ -100,9 +100,11 @@ func weightList(b *resnet.Backbone, h *resnet.Head) ([]Tensor, [][]float32) {
 	return ts, vs
 }
 
-// Write stores the model file's bytes and the weights in dir, with extra files (already in
-// dir) listed too, and writes the manifest last.
-func Write(dir string, onnx []byte, b *resnet.Backbone, h *resnet.Head, extra ...string) (*Manifest, error) {
+// Write stores the model file's bytes and, when withWeights, the float16 weights in dir,
+// with extra files (already in dir) listed too, and writes the manifest last. The weights
+// (51 MB for ResNet50) can be left out where the int8 model alone must fit the cap on what
+// comes back.
+func Write(dir string, onnx []byte, b *resnet.Backbone, h *resnet.Head, withWeights bool, extra ...string) (*Manifest, error) {
 	if err := b.Check(); err != nil {
 		return nil, err
 	}
@@ -114,20 +116,10 @@ func Write(dir string, onnx []byte, b *resnet.Backbone, h *resnet.Head, extra ..
 	if m.Model, err = writeBlob(dir, "model.int8.onnx", onnx); err != nil {
 		return nil, err
 	}
-	ts, vs := weightList(b, h)
-	var buf bytes.Buffer
-	for i, v := range vs {
-		for _, x := range v {
-			f := float16.Fromfloat32(x)
-			if !f.IsFinite() {
-				return nil, fmt.Errorf("shard: %s holds %v, outside float16's range", ts[i].Name, x)
-			}
-			binary.Write(&buf, binary.LittleEndian, f.Bits())
+	if withWeights {
+		if err := writeWeights(dir, m, b, h); err != nil {
+			return nil, err
 		}
-	}
-	m.Tensors = ts
-	if m.Weights, err = writeBlob(dir, "weights.fp16", buf.Bytes()); err != nil {
-		return nil, err
 	}
 	for _, name := range extra {
 		data, err := os.ReadFile(filepath.Join(dir, name))
@@ -141,6 +133,24 @@ func Write(dir string, onnx []byte, b *resnet.Backbone, h *resnet.Head, extra ..
 		return nil, err
 	}
 	return m, atomicfile.Write(filepath.Join(dir, ManifestName), append(js, '\n'))
+}
+
+func writeWeights(dir string, m *Manifest, b *resnet.Backbone, h *resnet.Head) error {
+	ts, vs := weightList(b, h)
+	var buf bytes.Buffer
+	for i, v := range vs {
+		for _, x := range v {
+			f := float16.Fromfloat32(x)
+			if !f.IsFinite() {
+				return fmt.Errorf("shard: %s holds %v, outside float16's range", ts[i].Name, x)
+			}
+			binary.Write(&buf, binary.LittleEndian, f.Bits())
+		}
+	}
+	m.Tensors = ts
+	var err error
+	m.Weights, err = writeBlob(dir, "weights.fp16", buf.Bytes())
+	return err
 }
 
 // ReadManifest reads dir's manifest.
@@ -195,14 +205,25 @@ func Verify(dir string, m *Manifest) ([]byte, error) {
 			return nil, err
 		}
 	}
-	if _, err := Join(dir, m.Weights); err != nil {
-		return nil, err
+	if m.HasWeights() {
+		if _, err := Join(dir, m.Weights); err != nil {
+			return nil, err
+		}
 	}
 	return Join(dir, m.Model)
 }
 
+// HasWeights says whether the run sent float16 weight shards.
+func (m *Manifest) HasWeights() bool { return len(m.Weights.Parts) > 0 }
+
+// ErrNoWeights is returned by Weights for a run that left its weight shards out.
+var ErrNoWeights = errors.New("shard: the run sent no float16 weight shards")
+
 // Weights reassembles the float16 weights as float32 resnet weights.
 func Weights(dir string, m *Manifest) (*resnet.Backbone, *resnet.Head, error) {
+	if !m.HasWeights() {
+		return nil, nil, ErrNoWeights
+	}
 	data, err := Join(dir, m.Weights)
 	if err != nil {
 		return nil, nil, err

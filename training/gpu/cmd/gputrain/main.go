@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"pneumoscan/atomicfile"
@@ -232,6 +233,11 @@ func cmdTrain(args []string) error {
 	l2 := fs.Float64("l2", 1e-4, "L2 on the first dense layer")
 	seed := fs.Int64("seed", 1, "seed of initialisation, shuffling, augmentation and dropout")
 	noAug := fs.Bool("no-augment", false, "train without augmentation")
+	wd := fs.Float64("wd", 0, "AdamW weight decay (0: plain Adam)")
+	warmup := fs.Int("warmup", 0, "epochs of linear learning-rate warm-up before the cosine schedule")
+	cosine := fs.Bool("cosine", false, "anneal the learning rate to lr/100 over --epochs (cosine)")
+	calib := fs.Int("bn-calib", 0, "clean train images to recompute BatchNorm averages on before each validation (0: keep the moving averages)")
+	withWeights := fs.Bool("fp16-shards", true, "also send the float16 weights (51 MB for ResNet50) besides the int8 model")
 	device := fs.String("device", "GPU", "device description for the metadata")
 	name := fs.String("name", "pneumoscan-resnet50-gpu", "model name")
 	version := fs.String("version", "gpu-1", "model version")
@@ -283,7 +289,25 @@ func cmdTrain(args []string) error {
 		aug = augment.Params{}
 	}
 	n := gpu.Net{Arch: a, Size: *size, Hidden: *hidden, Dropout: *dropout, L2: *l2}
-	o := gpu.Options{Net: n, LR: *lr, Epochs: *epochs, Patience: *patience, Budget: *budget, EvalBatch: 256, Seed: *seed, Log: log}
+	o := gpu.Options{Net: n, LR: *lr, WeightDecay: *wd, Epochs: *epochs, Patience: *patience, Budget: *budget, EvalBatch: 256, Seed: *seed, Log: log}
+	steps := (len(trainItems) + *batch - 1) / *batch // the feeder's batches per epoch
+	if *cosine {
+		o.WarmupSteps = *warmup * steps
+		o.CosineSteps = *epochs*steps - o.WarmupSteps
+	}
+	if *calib > 0 {
+		// A fixed, class-mixed sample of train images, as the model sees them at inference.
+		idx := calibSample(len(trainItems), *calib, *seed)
+		sub := &gpu.Images{}
+		for _, i := range idx {
+			sub.Pix = append(sub.Pix, trainIm.Pix[i])
+			sub.Labels = append(sub.Labels, trainIm.Labels[i])
+		}
+		if o.Calib, err = gpu.Tensors(sub, pre); err != nil {
+			return err
+		}
+		fmt.Fprintf(log, "BatchNorm averages recomputed before each validation on %d clean train images\n", len(idx))
+	}
 	b, err := backend()
 	if err != nil {
 		return err
@@ -316,12 +340,19 @@ func cmdTrain(args []string) error {
 	}
 	fmt.Fprintf(log, "total %.0fs\n", time.Since(t0).Seconds())
 	lf.Sync()
-	m, err := shard.Write(*out, data2, res.Backbone, res.Head, logName)
+	m, err := shard.Write(*out, data2, res.Backbone, res.Head, *withWeights, logName)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("wrote %s: %d model parts, %d weight shards, manifest\n", *out, len(m.Model.Parts), len(m.Weights.Parts))
 	return nil
+}
+
+// calibSample picks n distinct train indices (all when n >= total) with a seeded shuffle.
+func calibSample(total, n int, seed int64) []int {
+	r := rand.New(rand.NewPCG(uint64(seed), 0xca11b))
+	idx := r.Perm(total)
+	return idx[:min(n, total)]
 }
 
 func cmdCollect(args []string) error {
