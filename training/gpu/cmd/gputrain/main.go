@@ -381,7 +381,9 @@ func cmdCollect(args []string) error {
 		}
 		fmt.Printf("wrote %s (%d bytes, sha256 %s)\n", *out, len(data), m.Model.SHA256)
 	}
-	if *fp32 != "" {
+	if *fp32 != "" && !m.HasWeights() {
+		fmt.Printf("--fp32 %s skipped: this run sent the int8 model only (gputrain train --fp16-shards=false)\n", *fp32)
+	} else if *fp32 != "" {
 		md, err := model.ParseMetadata(mp.MetadataProps)
 		if err != nil {
 			return err
