@@ -48,3 +48,26 @@ bench:
 
 bench-train:
 	$(GO) run ./training/cmd/benchtrain
+
+# bench-web: the page's own worker vs onnxruntime-web in one headless Chromium run, then
+# the native engine figures (see bench/web/main.go). Not part of `make test` or CI: it
+# takes minutes and its numbers depend on the machine. Pass flags with
+# BENCH_WEB_ARGS, e.g. `make bench-web BENCH_WEB_ARGS="-n 4 -onnxgo 1"`.
+# onnxruntime-web is installed (exact version) into the git-ignored node_modules/ only for
+# the benchmark page; the product never loads it.
+ORT_VERSION   := 1.30.0
+BENCH_WEB_OUT ?= runs/bench-web.md
+BENCH_WEB_ARGS ?=
+
+.PHONY: bench-web ort-web
+ort-web:
+	@grep -qs '"version": "$(ORT_VERSION)"' node_modules/onnxruntime-web/package.json || \
+		npm install --prefix . --no-save --no-package-lock --no-audit --no-fund onnxruntime-web@$(ORT_VERSION)
+
+bench-web: static ort-web
+	$(GO) run ./bench/web -static $(STATIC) -model $(MODEL) -out $(BENCH_WEB_OUT) $(BENCH_WEB_ARGS)
+	@echo "native engine figures: go test ./convnet/ -run XXX -bench ResNet50 -benchtime 3x (about a minute)"
+	@$(GO) test ./convnet/ -run XXX -bench ResNet50 -benchtime 3x > $(BENCH_WEB_OUT).native 2>&1; status=$$?; \
+		{ printf '\n## native engine figures: go test ./convnet/ -run XXX -bench ResNet50 -benchtime 3x\n\n```\n'; \
+		  cat $(BENCH_WEB_OUT).native; printf '```\n'; } | tee -a $(BENCH_WEB_OUT); \
+		rm -f $(BENCH_WEB_OUT).native; exit $$status

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,15 +29,16 @@ func TestHelpAndUnknownCommand(t *testing.T) {
 	}
 }
 
-// The shipped demonstration model must be exactly what "demo" writes: the generator is
-// deterministic, and a change to it must come with a regenerated models/default.onnx.
-func TestDemoReproducesShippedModel(t *testing.T) {
+// demoSHA256 is what "demo" wrote when the demonstration model was the shipped
+// models/default.onnx (until a trained model replaced it): the generator is deterministic,
+// so a change to it must come with a new digest, knowingly.
+const demoSHA256 = "2e252a676087fa25107e9eb703b8b59f9ca9e2483b36d1127a51f2ddf3c496e5"
+
+// TestDemoDeterministic: "demo" writes the same bytes as ever, within the size budget, and
+// inspect describes it as untrained.
+func TestDemoDeterministic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes a 24 MB model")
-	}
-	shipped, err := os.ReadFile("../models/default.onnx")
-	if err != nil {
-		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "demo.onnx")
 	var out, errb bytes.Buffer
@@ -46,8 +49,8 @@ func TestDemoReproducesShippedModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got, shipped) {
-		t.Fatalf("demo wrote %d bytes differing from models/default.onnx (%d bytes): regenerate it with go run ./modelconv demo", len(got), len(shipped))
+	if sum := sha256.Sum256(got); hex.EncodeToString(sum[:]) != demoSHA256 {
+		t.Fatalf("demo wrote %d bytes with sha256 %x, want %s: the generator changed", len(got), sum, demoSHA256)
 	}
 	if len(got) > 26e6 {
 		t.Errorf("demo model is %d bytes, over the 26 MB budget", len(got))

@@ -4,7 +4,9 @@
 // web/assets/worker.js loads it and calls the two functions it registers on
 // globalThis.pneumoscan:
 //
-//	load(bytes Uint8Array) -> {name, version, sha256, trained, thresholdName, thresholdValue} | {error}
+//	load(bytes Uint8Array, engine string) -> {name, version, sha256, trained, thresholdName,
+//	    thresholdValue, engine} | {error}   (engine "": the default, screen.EngineConvnet;
+//	    the benchmark page, bench/web, passes screen.EngineOnnxGo to measure the old engine)
 //	screen(bytes Uint8Array, onStage(stage)) -> {prob, positive, thresholdName, thresholdValue,
 //	    heatmap: ArrayBuffer (RGBA, jet colours), size, width, height} | {error}
 //
@@ -66,7 +68,11 @@ func load(this js.Value, args []js.Value) any {
 		if err != nil {
 			return js.Value{}, err
 		}
-		s, err := screen.New(data)
+		var opts []screen.Option
+		if len(args) > 1 && args[1].Type() == js.TypeString && args[1].String() != "" {
+			opts = append(opts, screen.Engine(args[1].String()))
+		}
+		s, err := screen.New(data, opts...)
 		if err != nil {
 			return js.Value{}, fmt.Errorf("the model file cannot be used: %w", err)
 		}
@@ -83,6 +89,7 @@ func load(this js.Value, args []js.Value) any {
 		o.Set("trained", m.Trained)
 		o.Set("thresholdName", t.Name)
 		o.Set("thresholdValue", t.Value)
+		o.Set("engine", s.EngineName())
 		return o, nil
 	})
 }

@@ -2,11 +2,16 @@
 // sha256, outside go-app's versioned cache), hands it to worker.wasm (Go: screen package)
 // and screens queued files one at a time, so the page's thread never runs the model.
 //
-// Page -> worker: {type:"load"}; {type:"screen", id, name, bytes: ArrayBuffer}.
+// Page -> worker: {type:"load", engine?}; {type:"screen", id, name, bytes: ArrayBuffer}.
 // Worker -> page: {type:"progress", stage, loaded, total}; {type:"ready", name, version,
-// sha256, trained, thresholdName, thresholdValue}; {type:"fatal", message};
+// sha256, trained, thresholdName, thresholdValue, engine}; {type:"fatal", message};
 // {type:"stage", id, stage}; {type:"result", id, prob, positive, thresholdName,
-// thresholdValue, heatmap: ArrayBuffer RGBA, size, seconds}; {type:"error", id, message}.
+// thresholdValue, heatmap: ArrayBuffer RGBA, size, seconds, decodedAt, wasmBytes};
+// {type:"error", id, message}.
+// The page never sets engine (the worker's default runs); the benchmark page
+// (bench/web) sets "onnx-go" to measure the old engine, and reads decodedAt
+// (performance.timeOrigin-based ms, comparable across the page and the worker) and
+// wasmBytes (the Go linear memory, which never shrinks, so its latest size is its peak).
 "use strict";
 
 importScripts("/wasm_exec.js");
@@ -16,6 +21,7 @@ const MANIFEST_URL = "/web/model.json";
 const WASM_URL = "/web/worker.wasm";
 
 let engine = null;     // globalThis.pneumoscan, set by worker.wasm
+let memory = null;     // worker.wasm's linear memory (Go exports it as "mem")
 let loading = null;    // promise of the loaded model
 const queue = [];
 let draining = false;
@@ -33,6 +39,7 @@ async function startGo() {
   const resp = await fetch(WASM_URL);
   if (!resp.ok) throw new Error("loading " + WASM_URL + " failed: HTTP " + resp.status);
   const { instance } = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
+  memory = instance.exports.mem;
   go.run(instance); // main registers globalThis.pneumoscan before it blocks
   if (!globalThis.pneumoscan) throw new Error("worker.wasm did not register its functions");
   return globalThis.pneumoscan;
@@ -69,7 +76,7 @@ function checkSum(got, manifest, where) {
   }
 }
 
-async function loadModel() {
+async function loadModel(engineName) {
   postMessage({ type: "progress", stage: "starting the engine", loaded: 0, total: 0 });
   engine = await startGo();
   const mresp = await fetch(MANIFEST_URL);
@@ -96,7 +103,7 @@ async function loadModel() {
     if (new URL(req.url).pathname !== manifest.url) await cache.delete(req);
   }
   postMessage({ type: "progress", stage: "building the model graph", loaded: manifest.size, total: manifest.size });
-  const meta = engine.load(new Uint8Array(bytes));
+  const meta = engine.load(new Uint8Array(bytes), engineName || "");
   if (meta.error) throw new Error(meta.error);
   checkSum(meta.sha256, manifest, "handed to the engine");
   postMessage(Object.assign({ type: "ready" }, meta));
@@ -113,12 +120,18 @@ async function drain() {
         postMessage({ type: "stage", id: job.id, stage: "decoding" });
         await new Promise((r) => setTimeout(r, 0)); // let the stage message go out first
         const t0 = performance.now();
-        const res = engine.screen(new Uint8Array(job.bytes), (stage) => postMessage({ type: "stage", id: job.id, stage }));
+        let decodedAt = 0;
+        const res = engine.screen(new Uint8Array(job.bytes), (stage) => {
+          if (stage === "running") decodedAt = performance.timeOrigin + performance.now(); // worker.wasm says "running" once the image is decoded
+          postMessage({ type: "stage", id: job.id, stage });
+        });
         if (res.error) {
           postMessage({ type: "error", id: job.id, message: res.error });
           continue;
         }
         res.seconds = (performance.now() - t0) / 1000;
+        res.decodedAt = decodedAt;
+        res.wasmBytes = memory ? memory.buffer.byteLength : 0;
         postMessage(Object.assign({ type: "result", id: job.id }, res), [res.heatmap]);
       } catch (err) {
         postMessage({ type: "error", id: job.id, message: String(err && err.message ? err.message : err) });
@@ -135,7 +148,7 @@ onmessage = (e) => {
   switch (msg.type) {
     case "load":
       if (!loading) {
-        loading = loadModel();
+        loading = loadModel(msg.engine);
         loading.catch((err) => postMessage({ type: "fatal", message: String(err && err.message ? err.message : err) }));
       }
       break;
