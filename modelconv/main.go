@@ -32,7 +32,7 @@ func init() {
 		{"build", "--backbone resnet50.onnx [--head head.onnx] -o out.onnx [--fp32]", "make a model from a torchvision ResNet50 ONNX export", runBuild},
 		{"quantize", "in.onnx -o out.onnx", "store a float32 model's Conv and MatMul weights as int8 per channel", runQuantize},
 		{"inspect", "file.onnx", "print a model's metadata, sizes, operator counts and sha256", runInspect},
-		{"parity", "--fp32 a.onnx --int8 b.onnx --data DIR [--limit N]", "screen a folder of images with both models and compare", runParity},
+		{"parity", "--fp32 a.onnx --int8 b.onnx | --model m.onnx --engines onnx-go,convnet; --data DIR [--limit N]", "screen a folder of images with two models (or two engines) and compare", runParity},
 	}
 }
 

@@ -24,6 +24,10 @@ func TestHelpAndUnknownCommand(t *testing.T) {
 		t.Errorf("quantize -h: code %d, %q", code, errb.String())
 	}
 	errb.Reset()
+	if code := run([]string{"parity", "--model", "m.onnx", "--fp32", "a.onnx", "--data", "d"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--engines") {
+		t.Errorf("parity mixing --model and --fp32: code %d, %q", code, errb.String())
+	}
+	errb.Reset()
 	if code := run([]string{"build"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "--backbone") {
 		t.Errorf("build without flags: code %d, %q", code, errb.String())
 	}

@@ -75,6 +75,7 @@ type Report struct {
 	MeanAbsDiff        float64
 	AUCFloat, AUCInt8  float64 // NaN when one class is missing
 	FloatProbs, Int8Ps []float64
+	Labels             [2]string // names of the two sides in Print; "fp32", "int8" when empty
 }
 
 // Pair is one worker's two models. Scorers need not be safe for concurrent use: each
@@ -210,5 +211,9 @@ func AUC(scores []float64, positive []bool) float64 {
 func (r Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "n            %d (%d PNEUMONIA, %d NORMAL)\n", r.N, r.Positives, r.N-r.Positives)
 	fmt.Fprintf(w, "max |dP|     %.3g\nmean |dP|    %.3g\n", r.MaxAbsDiff, r.MeanAbsDiff)
-	fmt.Fprintf(w, "AUC fp32     %.4f\nAUC int8     %.4f\nAUC change   %+.4f\n", r.AUCFloat, r.AUCInt8, r.AUCInt8-r.AUCFloat)
+	la, lb := r.Labels[0], r.Labels[1]
+	if la == "" || lb == "" {
+		la, lb = "fp32", "int8"
+	}
+	fmt.Fprintf(w, "%-12s %.4f\n%-12s %.4f\nAUC change   %+.4f\n", "AUC "+la, r.AUCFloat, "AUC "+lb, r.AUCInt8, r.AUCInt8-r.AUCFloat)
 }
