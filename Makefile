@@ -46,8 +46,12 @@ clean:
 bench:
 	$(GO) test ./convnet/ ./sgemm/ -run XXX -bench . -benchtime 2x
 
+# BENCH_TAGS=openblas runs the gorgonia fine-tuning rows on OpenBLAS (needs cgo and
+# libopenblas-dev); BENCH_TRAIN_FLAGS e.g. "-frozen=false -full-steps 0" limits the rows.
+BENCH_TAGS ?=
+BENCH_TRAIN_FLAGS ?=
 bench-train:
-	$(GO) run ./training/cmd/benchtrain
+	$(GO) run $(if $(BENCH_TAGS),-tags $(BENCH_TAGS)) ./training/cmd/benchtrain $(BENCH_TRAIN_FLAGS)
 
 # bench-web: the page's own worker vs onnxruntime-web in one headless Chromium run, then
 # the native engine figures (see bench/web/main.go). Not part of `make test` or CI: it

@@ -13,6 +13,7 @@ import (
 	"pneumoscan/modelconv/contractonnx"
 	"pneumoscan/training/evalreport"
 	"pneumoscan/training/features"
+	"pneumoscan/training/finetune"
 	"pneumoscan/training/metrics"
 )
 
@@ -143,10 +144,25 @@ func describe(info *RunInfo, fp32 bool) string {
 			src += ", BatchNorm re-estimated on " + fmt.Sprint(info.Calibration) + " train images"
 		}
 	}
-	fmt.Fprintf(&b, "Frozen ResNet backbone (%d features, input %d) with %s. ", info.Arch.Features(), info.Data.Size, src)
 	c := info.Head
-	fmt.Fprintf(&b, "Head Dense(%d, ReLU, L2 %.2g) -> Dropout(%.2f) -> Dense(1, sigmoid) trained on cached pooled features, class-weighted BCE, Adam lr %.2g, batch %d, %d augmented feature draws; best of %d epochs at epoch %d by validation ROC-AUC %.4f. ",
-		c.Units, c.L2, c.Dropout, c.LR, c.Batch, info.Data.Draws, len(info.History), info.BestEpoch, info.BestAUC)
+	if n := info.Data.Stages; n > 0 {
+		flip := ""
+		if info.Data.FlipActs {
+			flip = ", random horizontal flips of the cached maps"
+		}
+		fmt.Fprintf(&b, "ResNet backbone (%d features, input %d) with %s; stem and first %d stage(s) frozen, last %d stage(s) (BatchNorm folded) fine-tuned with the head on cached float16 activations (Adam lr %.2g)%s. ",
+			info.Arch.Features(), info.Data.Size, src, 4-n, n, finetune.Config{Head: c, StagesLR: info.Data.StagesLR}.StagesRate(), flip)
+		std := ""
+		if c.Standardize {
+			std = " on pooled features standardised on train (folded into the weights)"
+		}
+		fmt.Fprintf(&b, "Head Dense(%d, ReLU, L2 %.2g) -> Dropout(%.2f) -> Dense(1, sigmoid)%s, class-weighted BCE, Adam lr %.2g, batch %d; best of %d epochs at epoch %d by validation ROC-AUC %.4f. ",
+			c.Units, c.L2, c.Dropout, std, c.LR, c.Batch, len(info.History), info.BestEpoch, info.BestAUC)
+	} else {
+		fmt.Fprintf(&b, "Frozen ResNet backbone (%d features, input %d) with %s. ", info.Arch.Features(), info.Data.Size, src)
+		fmt.Fprintf(&b, "Head Dense(%d, ReLU, L2 %.2g) -> Dropout(%.2f) -> Dense(1, sigmoid) trained on cached pooled features, class-weighted BCE, Adam lr %.2g, batch %d, %d augmented feature draws; best of %d epochs at epoch %d by validation ROC-AUC %.4f. ",
+			c.Units, c.L2, c.Dropout, c.LR, c.Batch, info.Data.Draws, len(info.History), info.BestEpoch, info.BestAUC)
+	}
 	fmt.Fprintf(&b, "Data: %s, patient-grouped validation split (fraction %.2f, seed %d), %d train / %d validation images. ", filepath.Base(info.Data.Data), info.Data.ValFraction, info.Data.Seed, info.Train, info.Val)
 	b.WriteString("Thresholds and temperature fitted on validation.")
 	if !fp32 {

@@ -31,7 +31,7 @@ var commands []command
 // init fills commands: usage reads it, so a plain initializer would be a cycle.
 func init() {
 	commands = []command{
-		{"train", "[--data DIR] [--run DIR] [--backbone none|FILE] [--resume] ...", "scan, split, extract features, train the head, write the run's float model", runTrain},
+		{"train", "[--data DIR] [--run DIR] [--backbone none|FILE] [--trainable-stages N] [--resume] ...", "scan, split, extract features, train the head (and the last N backbone stages), write the run's float model", runTrain},
 		{"tune", "[--data DIR] [--run DIR] [--trials N] ...", "random search over head settings on the cached features, resumable", runTune},
 		{"export", "[--run DIR] -o model.onnx [--version V]", "thresholds and temperature from validation into metadata, int8, atomically", runExport},
 		{"evaluate", "--model FILE --data DIR [--out DIR]", "screen every image of a folder and write metrics.json/.md and plots", runEvaluate},

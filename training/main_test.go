@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/gob"
 	"fmt"
 	"image"
 	"image/color"
@@ -16,6 +17,7 @@ import (
 
 	"pneumoscan/screen"
 	"pneumoscan/training/checkpoint"
+	"pneumoscan/training/finetune"
 )
 
 // dataRoot is the real data set, relative to this package, when it is there
@@ -199,6 +201,78 @@ func TestSmokeTrainExportScreen(t *testing.T) {
 		for i := range pair[0] {
 			if math.Float64bits(pair[0][i]) != math.Float64bits(pair[1][i]) {
 				t.Fatalf("resumed run differs from the uninterrupted one: tensor %d [%d] %v vs %v", k, i, pair[0][i], pair[1][i])
+			}
+		}
+	}
+}
+
+// The fine-tuning smoke test: the last stage trained with the head on cached
+// activations of the tiny backbone, 2 epochs on 60 images, export, screen; a
+// run resumed from epoch 2 to 3 equals one of 3 epochs; tune refuses it.
+func TestSmokeFinetune(t *testing.T) {
+	data := dataRoot(t)
+	tmp := t.TempDir()
+	common := []string{"--data", data, "--arch", "tiny", "--limit", "60", "--bn-samples", "24", "--workers", "2",
+		"--batch", "8", "--units", "16", "--trainable-stages", "1", "--flip-activations"}
+	runA := filepath.Join(tmp, "a")
+	runCmd(t, append([]string{"train", "--run", runA, "--epochs", "2"}, common...)...)
+	acts, _ := filepath.Glob(filepath.Join(runA, "activations", "*.acts"))
+	if len(acts) != 2 {
+		t.Errorf("activation caches %v, want train and val", acts)
+	}
+	model := filepath.Join(tmp, "model.onnx")
+	msg := runCmd(t, "export", "--run", runA, "-o", model, "--version", "ft-1")
+	if !strings.Contains(msg, "validation AUC") {
+		t.Errorf("export said %q", msg)
+	}
+	b, err := os.ReadFile(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := screen.New(b)
+	if err != nil {
+		t.Fatalf("screen.New refused the exported model: %v", err)
+	}
+	if md := s.Metadata(); !md.Trained || !strings.Contains(md.Description, "fine-tuned") || md.Metrics["val_auc"] <= 0 {
+		t.Errorf("metadata %+v", md)
+	}
+	img, _ := os.ReadFile(filepath.Join("..", "testdata", "xray", "normal-IM-0001-0001.jpeg"))
+	if r, err := s.Screen(img); err != nil || !(r.Prob >= 0 && r.Prob <= 1) {
+		t.Errorf("screen: %+v %v", r, err)
+	}
+
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"tune", "--run", runA, "--data", data, "--arch", "tiny", "--trainable-stages", "1"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "not supported") {
+		t.Errorf("tune --trainable-stages: code %d, %q", code, errb.String())
+	}
+
+	runCmd(t, append([]string{"train", "--run", runA, "--epochs", "3", "--resume"}, common...)...)
+	runB := filepath.Join(tmp, "b")
+	runCmd(t, append([]string{"train", "--run", runB, "--epochs", "3"}, common...)...)
+	ca, err := checkpoint.Load(filepath.Join(runA, checkpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := checkpoint.Load(filepath.Join(runB, checkpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sa, sb finetune.State
+	for _, p := range []struct {
+		c *checkpoint.Checkpoint
+		s *finetune.State
+	}{{ca, &sa}, {cb, &sb}} {
+		if err := gob.NewDecoder(bytes.NewReader(p.c.Extra)).Decode(p.s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sa.Epoch != 3 || sb.Epoch != 3 || sa.Step != sb.Step {
+		t.Fatalf("epochs %d and %d, steps %d and %d", sa.Epoch, sb.Epoch, sa.Step, sb.Step)
+	}
+	for i := range sa.Params {
+		for j := range sa.Params[i] {
+			if math.Float32bits(sa.Params[i][j]) != math.Float32bits(sb.Params[i][j]) {
+				t.Fatalf("resumed fine-tuning run differs from the uninterrupted one: tensor %d [%d] %v vs %v", i, j, sa.Params[i][j], sb.Params[i][j])
 			}
 		}
 	}

@@ -35,6 +35,11 @@ type dataFlags struct {
 	Augment     augment.Params `json:"augment"`
 	Limit       int            `json:"limit,omitempty"`
 	Workers     int            `json:"-"`
+	// Stages > 0 trains the last Stages backbone stages with the head (package finetune)
+	// on cached activations of the frozen part; FlipActs mirrors those maps at random.
+	Stages   int     `json:"trainable_stages,omitempty"`
+	FlipActs bool    `json:"flip_activations,omitempty"`
+	StagesLR float64 `json:"stages_lr,omitempty"`
 }
 
 func (d *dataFlags) register(fs *flag.FlagSet) {
@@ -55,6 +60,9 @@ func (d *dataFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&d.Augment.FlipProb, "aug-flip", d.Augment.FlipProb, "augmentation: horizontal flip probability")
 	fs.IntVar(&d.Limit, "limit", 0, "use at most this many train and validation images each, both classes kept (smoke runs)")
 	fs.IntVar(&d.Workers, "workers", 0, "feature extraction goroutines (0: all cores)")
+	fs.IntVar(&d.Stages, "trainable-stages", 0, "train the last N backbone stages (0-4) with the head on cached float16 activations of the frozen part; 0 = frozen backbone")
+	fs.Float64Var(&d.StagesLR, "stages-lr", 0, "with --trainable-stages: Adam learning rate of the trainable stages (0: --lr / 10)")
+	fs.BoolVar(&d.FlipActs, "flip-activations", false, "with --trainable-stages: mirror each cached activation map left-right with probability 1/2 (cheap augmentation)")
 }
 
 // tinyArch is a ResNet with ResNet50's layout and a few channels, for smoke
@@ -90,10 +98,56 @@ func (p *prepared) views() ([]head.Data, head.Data) {
 	return tr, head.Data{Dim: p.Val.Dim, X: p.Val.X, Labels: p.Val.Labels}
 }
 
+// base is the run's split and calibrated backbone.
+type base struct {
+	Backbone   *backbone.Backbone
+	Arch       resnet.Arch
+	TrainItems []dataset.Item
+	ValItems   []dataset.Item
+	SplitPath  string
+	Inputs     map[string]string
+}
+
 // prepare scans the data, makes or reuses the run's split, builds the
 // backbone and loads or extracts the features of train (every draw) and
 // validation. The test split is not touched.
 func prepare(ctx context.Context, d *dataFlags, stderr io.Writer) (*prepared, error) {
+	b, err := prepareBase(ctx, d, stderr)
+	if err != nil {
+		return nil, err
+	}
+	bb, trainItems, valItems, splitPath := b.Backbone, b.TrainItems, b.ValItems, b.SplitPath
+	p := &prepared{Backbone: bb, SplitPath: splitPath, Inputs: b.Inputs}
+	dir := filepath.Join(d.Run, "features")
+	if p.Val, err = bb.Cached(ctx, dir, "val", valItems, stderr); err != nil {
+		return nil, err
+	}
+	p.Inputs["features/val"] = p.Val.Key
+	p.ValPath = bb.Key("val", valItems).Path(dir)
+	for draw := 0; draw <= d.Draws; draw++ {
+		b, err := bb.WithDraw(draw)
+		if err != nil {
+			return nil, err
+		}
+		s, err := b.Cached(ctx, dir, "train", trainItems, stderr)
+		if err != nil {
+			return nil, err
+		}
+		if draw > 0 && !slices.Equal(s.Items, p.Train[0].Items) {
+			return nil, fmt.Errorf("train features of draw %d hold other images than draw 0 (an image became unreadable?)", draw)
+		}
+		p.Train = append(p.Train, s)
+		p.Inputs[fmt.Sprintf("features/train/draw%d", draw)] = s.Key
+	}
+	if n := len(p.Train[0].Items); n == 0 || len(p.Val.Items) == 0 {
+		return nil, fmt.Errorf("no usable images: %d train, %d validation", n, len(p.Val.Items))
+	}
+	return p, nil
+}
+
+// prepareBase scans the data, makes or reuses the run's split and builds
+// (or loads from the run's cache) the calibrated backbone.
+func prepareBase(ctx context.Context, d *dataFlags, stderr io.Writer) (*base, error) {
 	if d.Draws < 0 || d.Limit < 0 {
 		return nil, fmt.Errorf("--augment-draws and --limit must be >= 0")
 	}
@@ -101,6 +155,18 @@ func prepare(ctx context.Context, d *dataFlags, stderr io.Writer) (*prepared, er
 	arch, err := d.arch()
 	if err != nil {
 		return nil, err
+	}
+	if d.Stages < 0 || d.Stages > 4 {
+		return nil, fmt.Errorf("--trainable-stages %d: want 0..4", d.Stages)
+	}
+	if d.Stages > 0 && d.Draws > 0 {
+		return nil, fmt.Errorf("--trainable-stages %d caches the frozen part of unaugmented images: --augment-draws must be 0 (use --flip-activations)", d.Stages)
+	}
+	if d.Stages == 0 && (d.FlipActs || d.StagesLR != 0) {
+		return nil, fmt.Errorf("--flip-activations and --stages-lr need --trainable-stages >= 1")
+	}
+	if d.StagesLR < 0 {
+		return nil, fmt.Errorf("--stages-lr %v must be >= 0", d.StagesLR)
 	}
 	if err := os.MkdirAll(filepath.Join(d.Run, "features"), 0o755); err != nil {
 		return nil, err
@@ -150,36 +216,12 @@ func prepare(ctx context.Context, d *dataFlags, stderr io.Writer) (*prepared, er
 	if err != nil {
 		return nil, err
 	}
-	p := &prepared{Backbone: bb, SplitPath: splitPath, Inputs: map[string]string{}}
-	if p.Inputs["split"], err = checkpoint.FileSHA256(splitPath); err != nil {
+	b := &base{Backbone: bb, Arch: arch, TrainItems: trainItems, ValItems: valItems, SplitPath: splitPath, Inputs: map[string]string{}}
+	if b.Inputs["split"], err = checkpoint.FileSHA256(splitPath); err != nil {
 		return nil, err
 	}
-	p.Inputs["backbone"] = bb.ID()
-	dir := filepath.Join(d.Run, "features")
-	if p.Val, err = bb.Cached(ctx, dir, "val", valItems, stderr); err != nil {
-		return nil, err
-	}
-	p.Inputs["features/val"] = p.Val.Key
-	p.ValPath = bb.Key("val", valItems).Path(dir)
-	for draw := 0; draw <= d.Draws; draw++ {
-		b, err := bb.WithDraw(draw)
-		if err != nil {
-			return nil, err
-		}
-		s, err := b.Cached(ctx, dir, "train", trainItems, stderr)
-		if err != nil {
-			return nil, err
-		}
-		if draw > 0 && !slices.Equal(s.Items, p.Train[0].Items) {
-			return nil, fmt.Errorf("train features of draw %d hold other images than draw 0 (an image became unreadable?)", draw)
-		}
-		p.Train = append(p.Train, s)
-		p.Inputs[fmt.Sprintf("features/train/draw%d", draw)] = s.Key
-	}
-	if n := len(p.Train[0].Items); n == 0 || len(p.Val.Items) == 0 {
-		return nil, fmt.Errorf("no usable images: %d train, %d validation", n, len(p.Val.Items))
-	}
-	return p, nil
+	b.Inputs["backbone"] = bb.ID()
+	return b, nil
 }
 
 // limit keeps at most n items (0: all), half from each class as far as they

@@ -80,6 +80,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if err != nil && *resume {
 		return fmt.Errorf("--resume: %w", err)
 	}
+	if d.Stages > 0 {
+		return runFinetune(ctx, fs, &d, cfg, *resume, epochsSet, ckptPath, stdout, stderr)
+	}
 	p, err := prepare(ctx, &d, stderr)
 	if err != nil {
 		return err
@@ -99,34 +102,12 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := c.CheckInputs(p.Inputs); err != nil {
 			return err
 		}
-		// Head flags given now must agree with the saved run, except
-		// --epochs, the only setting a resume may change.
-		asked := c.Config
-		fs.Visit(func(f *flag.Flag) {
-			switch f.Name {
-			case "units":
-				asked.Units = cfg.Units
-			case "dropout":
-				asked.Dropout = cfg.Dropout
-			case "l2":
-				asked.L2 = cfg.L2
-			case "lr":
-				asked.LR = cfg.LR
-			case "batch":
-				asked.Batch = cfg.Batch
-			case "patience":
-				asked.Patience = cfg.Patience
-			case "standardize":
-				asked.Standardize = cfg.Standardize
-			}
-		})
-		if asked != c.Config {
-			return fmt.Errorf("--resume: head settings %+v differ from the saved run's %+v (only --epochs may change)", asked, c.Config)
+		if cfg, err = resumedConfig(fs, cfg, c.Config, epochsSet); err != nil {
+			return err
 		}
-		extra := cfg.Epochs
-		cfg, st = c.Config, c.State
-		if epochsSet {
-			cfg.Epochs = extra
+		st = c.State
+		if st == nil {
+			return fmt.Errorf("--resume: %s is a fine-tuning run's checkpoint: pass the same --trainable-stages", ckptPath)
 		}
 		fmt.Fprintf(stderr, "resuming %s at epoch %d of %d (best validation AUC %.4f at epoch %d)\n", ckptPath, st.Epoch, cfg.Epochs, st.BestAUC, st.BestEpoch)
 	} else {
@@ -171,6 +152,38 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stderr, "early stop at epoch %d: no better validation AUC for %d epochs\n", st.Epoch, cfg.Patience)
 	}
 	return writeRun(&d, p, cfg, st, stdout)
+}
+
+// resumedConfig is the saved run's head settings with --epochs as given now
+// (when given); any other head flag given now must agree with the saved run.
+func resumedConfig(fs *flag.FlagSet, cfg, saved head.Config, epochsSet bool) (head.Config, error) {
+	asked := saved
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "units":
+			asked.Units = cfg.Units
+		case "dropout":
+			asked.Dropout = cfg.Dropout
+		case "l2":
+			asked.L2 = cfg.L2
+		case "lr":
+			asked.LR = cfg.LR
+		case "batch":
+			asked.Batch = cfg.Batch
+		case "patience":
+			asked.Patience = cfg.Patience
+		case "standardize":
+			asked.Standardize = cfg.Standardize
+		}
+	})
+	if asked != saved {
+		return cfg, fmt.Errorf("--resume: head settings %+v differ from the saved run's %+v (only --epochs may change)", asked, saved)
+	}
+	out := saved
+	if epochsSet {
+		out.Epochs = cfg.Epochs
+	}
+	return out, nil
 }
 
 func classWeights(labels []int) ([2]float64, error) {

@@ -26,6 +26,10 @@ func runTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
+	if d.Stages > 0 {
+		fmt.Fprintf(stderr, "tune searches head settings on cached pooled features of a frozen backbone; --trainable-stages %d is not supported there: tune with the backbone frozen, then train with --trainable-stages and the chosen settings\n", d.Stages)
+		return errUsage
+	}
 	if *log == "" {
 		*log = filepath.Join(d.Run, tuneLog)
 	}

@@ -22,6 +22,13 @@ type convHook func(i int, outs [][]float32, hw int) error
 // im2col + sgemm product; images are spread over workers goroutines. It returns the last
 // stage's output per image and its spatial size.
 func forwardBatch(ctx context.Context, bb *resnet.Backbone, xs [][]float32, size, workers int, hook convHook) ([][]float32, int, error) {
+	return forwardBlocks(ctx, bb, xs, size, workers, hook, -1)
+}
+
+// forwardBlocks is forwardBatch stopped after the first blocks bottlenecks (all of them when
+// blocks < 0; 0 stops after the stem's max pool). It returns that point's output per image
+// and its spatial size.
+func forwardBlocks(ctx context.Context, bb *resnet.Backbone, xs [][]float32, size, workers int, hook convHook, blocks int) ([][]float32, int, error) {
 	if err := bb.Check(); err != nil {
 		return nil, 0, err
 	}
@@ -39,7 +46,10 @@ func forwardBatch(ctx context.Context, bb *resnet.Backbone, xs [][]float32, size
 	}
 	relu(t)
 	t = f.maxPool(t)
-	for _, blk := range bb.Arch.Bottlenecks() {
+	for bi, blk := range bb.Arch.Bottlenecks() {
+		if blocks >= 0 && bi >= blocks {
+			break
+		}
 		y, err := f.conv(blk.Conv1, t)
 		if err != nil {
 			return nil, 0, err

@@ -140,3 +140,28 @@ func TestResumeFromFileIsBitIdentical(t *testing.T) {
 		t.Errorf("best epoch %d/%d, steps %d/%d", full.BestEpoch, c.State.BestEpoch, full.Step, c.State.Step)
 	}
 }
+
+// A checkpoint may carry only Extra (a fine-tuning run's state); it is checksummed too.
+func TestExtraOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.ckpt")
+	if err := Save(path, &Checkpoint{Config: config()}); err == nil {
+		t.Error("saved a checkpoint with neither State nor Extra")
+	}
+	extra := []byte("fine-tuning state")
+	if err := Save(path, &Checkpoint{Config: config(), Extra: extra, Run: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State != nil || string(c.Extra) != string(extra) {
+		t.Errorf("loaded State %v Extra %q", c.State, c.Extra)
+	}
+	raw, _ := os.ReadFile(path)
+	raw[len(raw)-3] ^= 1
+	os.WriteFile(path, raw, 0o644)
+	if _, err := Load(path); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("damaged: %v, want ErrCorrupt", err)
+	}
+}

@@ -254,3 +254,7 @@ func weightedBCE(z []float64, labels []int, cw [2]float64) float64 {
 	}
 	return s / float64(len(z))
 }
+
+// FitNorm is the per-feature standardisation fitted on d (mean and standard deviation; a
+// constant feature gets Std 1), as NewState fits it when Config.Standardize is set.
+func FitNorm(d Data) Norm { return fitNorm(d) }

@@ -3,7 +3,11 @@
 // Command benchtrain measures the trainer's costs on this machine and prints them as a table:
 // BatchNorm re-estimation of a random ResNet50, feature extraction (the frozen backbone's
 // forward pass) in images per second, one head epoch on cached features, and the process's
-// peak memory. Run from the module root: go run ./training/cmd/benchtrain.
+// peak memory; then fine-tuning steps with gorgonia (package finetune): the frozen stem and
+// layers 1-3 caching layer3 outputs, a last-stage + head step on those cached outputs, and a
+// full fine-tune step (stem, all 4 stages and head trainable, 224x224), each with its images
+// per second and peak memory. Run from the module root: go run ./training/cmd/benchtrain
+// (-frozen=false skips the frozen-backbone rows, -full-steps 0 the full fine-tune).
 package main
 
 import (
@@ -31,10 +35,25 @@ func main() {
 	bn := flag.Int("bn", 16, "calibration images for BatchNorm re-estimation (at least 2)")
 	workers := flag.Int("workers", runtime.GOMAXPROCS(0), "goroutines, one engine each")
 	rows := flag.Int("head-rows", 4096, "examples in the head benchmark (cached features repeated)")
+	frozen := flag.Bool("frozen", true, "measure the frozen-backbone rows (BatchNorm, extraction, head)")
+	ftBatch := flag.Int("ft-batch", 8, "fine-tuning batch size")
+	lastSteps := flag.Int("last-steps", 3, "timed last-stage steps on cached layer3 outputs (0: skip)")
+	fullSteps := flag.Int("full-steps", 1, "timed full fine-tune steps, 224x224 (0: skip; each takes seconds and GBs)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, *data, *n, *bn, *workers, *rows); err != nil {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "step\timages\tseconds\timages/s\t\n")
+	err := func() error {
+		defer tw.Flush()
+		if *frozen {
+			if err := run(ctx, tw, *data, *n, *bn, *workers, *rows); err != nil {
+				return err
+			}
+		}
+		return runFinetune(ctx, tw, *data, *workers, *ftBatch, *lastSteps, *fullSteps)
+	}()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchtrain:", err)
 		os.Exit(1)
 	}
@@ -67,14 +86,11 @@ func items(root string, n int) ([]dataset.Item, error) {
 	return out, nil
 }
 
-func run(ctx context.Context, root string, n, bn, workers, rows int) error {
+func run(ctx context.Context, tw *tabwriter.Writer, root string, n, bn, workers, rows int) error {
 	all, err := items(root, max(n, bn))
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "step\timages\tseconds\timages/s\t\n")
-	defer tw.Flush()
 
 	start := time.Now()
 	b, err := backbone.NewContext(ctx, backbone.Config{Source: backbone.SourceNone, Seed: 1, BNSamples: bn, Workers: workers}, all[:bn], os.Stderr)
