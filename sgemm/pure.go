@@ -121,3 +121,6 @@ func (p *Packed) Size() int { return len(p.data) }
 
 // Size is the number of float32 values the workspace holds.
 func (w *Workspace) Size() int { return cap(w.b) }
+
+// SingleThreaded is a no-op in the pure-Go build, which never starts threads of its own.
+func SingleThreaded() (restore func()) { return func() {} }

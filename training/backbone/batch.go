@@ -104,6 +104,9 @@ type batchForward struct {
 
 // each calls fn for images 0..n-1 on the workers, each worker with its own scratch space.
 func (f *batchForward) each(n int, fn func(n int, s *scratch)) {
+	if f.workers > 1 {
+		defer sgemm.SingleThreaded()() // one BLAS thread per worker
+	}
 	var wg sync.WaitGroup
 	for w := range min(f.workers, n) {
 		wg.Add(1)

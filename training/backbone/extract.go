@@ -12,6 +12,8 @@ import (
 	"pneumoscan/resnet"
 	"pneumoscan/training/dataset"
 	"pneumoscan/training/features"
+
+	"pneumoscan/sgemm"
 )
 
 // Extract computes the pooled features of items under the backbone's draw (Config.Draw): each
@@ -39,6 +41,9 @@ func (b *Backbone) Extract(ctx context.Context, items []dataset.Item, progress i
 	var failed error
 	var failOnce sync.Once
 	bar := newProgress(progress, fmt.Sprintf("features (draw %d)", b.cfg.Draw), len(items))
+	if workers > 1 {
+		defer sgemm.SingleThreaded()() // one BLAS thread per worker
+	}
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)

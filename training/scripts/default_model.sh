@@ -11,7 +11,7 @@ DATA=${DATA:-../shared/data/chest_xray}
 TRIALS=${TRIALS:-30}
 VERSION=${VERSION:-cpu-$(date +%Y%m%d)}
 COMMON="--run $RUN --data $DATA --backbone none --bn-samples 512 --seed 1"
-export OPENBLAS_NUM_THREADS=1 # one BLAS thread per extraction worker
+# (the extraction workers run OpenBLAS single-threaded themselves: sgemm.SingleThreaded)
 mkdir -p bin "$RUN"
 go build -tags openblas -o bin/pneumoscan-train ./training
 T=bin/pneumoscan-train
