@@ -187,15 +187,6 @@ func (t *Trainer) Logits(x []float32) ([]float64, error) {
 	return out, nil
 }
 
-// Probs returns sigmoid(logit) of every image of x.
-func (t *Trainer) Probs(x []float32) ([]float64, error) {
-	z, err := t.Logits(x)
-	if err != nil {
-		return nil, err
-	}
-	return sigmoidAll(z), nil
-}
-
 func sigmoidAll(z []float64) []float64 {
 	p := make([]float64, len(z))
 	for i, v := range z {

@@ -121,7 +121,11 @@ func cmdProbe(args []string) error {
 	}
 	defer b.Finalize()
 	fmt.Printf("backend %s: %s, %d device(s)\n", b.Name(), b.Description(), b.NumDevices())
-	n := gpu.Net{Arch: resnet.Arch{StemWidth: 8, Widths: [4]int{2, 4, 4, 8}, Expansion: 2, Blocks: [4]int{1, 1, 2, 1}}, Size: 64, Hidden: 4}
+	a, err := arch("tiny")
+	if err != nil {
+		return err
+	}
+	n := gpu.Net{Arch: a, Size: 64, Hidden: 4}
 	t0 := time.Now()
 	g, ref, err := gpu.Parity(b, n, make([]float32, 2*3*64*64), 1)
 	if err != nil {
