@@ -29,7 +29,11 @@ $(BIN)/worker.wasm: $(GOFILES)
 	@mkdir -p $(BIN)
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -o $@ ./wasm/worker
 
-$(STATIC)/index.html: $(BIN)/app.wasm $(BIN)/worker.wasm $(MODEL) $(WEBASSETS) $(GOFILES)
+$(BIN)/refworker.wasm: $(GOFILES)
+	@mkdir -p $(BIN)
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -o $@ ./wasm/refworker
+
+$(STATIC)/index.html: $(BIN)/app.wasm $(BIN)/worker.wasm $(BIN)/refworker.wasm $(MODEL) $(WEBASSETS) $(GOFILES)
 	$(GO) run ./server -gen -wasm $(BIN) -model $(MODEL) -static $(STATIC)
 
 test:

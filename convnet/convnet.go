@@ -4,7 +4,7 @@
 // is allocated once, shared between values whose lifetimes do not overlap, so that an
 // inference allocates nothing but the features it returns.
 //
-// It runs the operators a ResNet contract model uses after model.Prepare — Conv, Relu,
+// It runs the operators a ResNet contract model uses in the canonical float form (modelfile.Canonicalize) — Conv, Relu,
 // MaxPool, Add, GlobalAveragePool, Flatten, MatMul, Sigmoid, Identity — and refuses any other
 // by name. Pure Go: the same code natively and in the browser.
 package convnet
@@ -67,7 +67,7 @@ func (n *Net) InputShape() []int { return slices.Clone(n.inputShape) }
 func (n *Net) FeaturesShape() []int { return slices.Clone(n.features.shape) }
 
 // Run computes P(pneumonia) and the feature maps for one input tensor of InputShape, with the
-// same meaning as inference.Engine.Run. The returned features are the caller's own.
+// same meaning as model.Net.Run. The returned features are the caller's own.
 func (n *Net) Run(input []float32) (prob float32, features []float32, err error) {
 	if want := n.input.size; len(input) != want {
 		return 0, nil, fmt.Errorf("convnet: input has %d values, want %d for shape %v", len(input), want, n.inputShape)

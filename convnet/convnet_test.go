@@ -15,14 +15,14 @@ import (
 	"pneumoscan/imagedecode"
 	"pneumoscan/inference"
 	"pneumoscan/model"
-	"pneumoscan/modelconv/contractonnx"
+	"pneumoscan/modelfile"
 	"pneumoscan/onnxpb"
 	"pneumoscan/preprocess"
 	"pneumoscan/resnet"
 )
 
 // engines loads one model file twice: into onnx-go (the reference engine) and into convnet.
-func engines(t testing.TB, b []byte) (*inference.Engine, *Net) {
+func engines(t testing.TB, b []byte) (*inference.Net, *Net) {
 	t.Helper()
 	net, err := Load(loadPrepared(t, b))
 	if err != nil {
@@ -31,7 +31,7 @@ func engines(t testing.TB, b []byte) (*inference.Engine, *Net) {
 	return loadOnnxGo(t, b), net
 }
 
-func loadOnnxGo(t testing.TB, b []byte) *inference.Engine {
+func loadOnnxGo(t testing.TB, b []byte) *inference.Net {
 	t.Helper()
 	e, err := inference.Load(b)
 	if err != nil {
@@ -46,7 +46,7 @@ func loadPrepared(t testing.TB, b []byte) *onnxpb.ModelProto {
 	if err := proto.Unmarshal(b, mp); err != nil {
 		t.Fatal(err)
 	}
-	if err := model.Prepare(mp); err != nil {
+	if err := modelfile.Canonicalize(mp); err != nil {
 		t.Fatal(err)
 	}
 	return mp
@@ -80,7 +80,7 @@ func imageTensor(t testing.TB, modelBytes []byte, path string) []float32 {
 
 // compare runs both engines on x and checks |dP| and the features' largest difference
 // relative to their largest magnitude.
-func compare(t *testing.T, name string, ref *inference.Engine, net *Net, x []float32, maxDP, maxDF float64) {
+func compare(t *testing.T, name string, ref *inference.Net, net *Net, x []float32, maxDP, maxDF float64) {
 	t.Helper()
 	wantP, wantF, err := ref.Run(x)
 	if err != nil {
@@ -172,11 +172,11 @@ func TestContractModelMatchesOnnxGo(t *testing.T) {
 		Classes: []string{"NORMAL", "PNEUMONIA"}, Operating: "default", Temperature: 1,
 		Thresholds: []model.Threshold{{Name: "default", Value: 0.5, Criterion: "test"}},
 	}
-	float, err := contractonnx.Build(bb, h, md)
+	float, err := modelfile.Build(bb, h, md)
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := contractonnx.Quantize(float)
+	q, err := modelfile.Quantize(float)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func TestContractModelMatchesOnnxGo(t *testing.T) {
 		x[i] = float32(math.Sin(float64(i)*0.37)) * 2
 	}
 	for name, m := range map[string]*onnxpb.ModelProto{"float": float, "int8": q} {
-		b, err := contractonnx.Marshal(m)
+		b, err := modelfile.Marshal(m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,7 +258,7 @@ func TestRefuses(t *testing.T) {
 		if err := proto.Unmarshal(b, mp); err != nil {
 			t.Fatal(err)
 		}
-		if err := model.Prepare(mp); err != nil {
+		if err := modelfile.Canonicalize(mp); err != nil {
 			t.Fatal(err)
 		}
 		return mp
@@ -278,7 +278,7 @@ func TestRefuses(t *testing.T) {
 			mp.Graph.Node[0].Attribute = append(mp.Graph.Node[0].Attribute,
 				&onnxpb.AttributeProto{Name: "group", Type: onnxpb.AttributeProto_INT, I: 2})
 		}},
-		{"int8 weight", "run model.Prepare first", func(mp *onnxpb.ModelProto) {
+		{"int8 weight", "run modelfile.Canonicalize first", func(mp *onnxpb.ModelProto) {
 			w := mp.Graph.Initializer[0]
 			for _, init := range mp.Graph.Initializer {
 				if init.Name == mp.Graph.Node[0].Input[1] {

@@ -6,7 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"pneumoscan/model"
+	"pneumoscan/modelfile"
 	"pneumoscan/onnxpb"
 )
 
@@ -40,11 +40,11 @@ func TestUnusualGraphMatchesOnnxGo(t *testing.T) {
 	g := &onnxpb.GraphProto{
 		Name: "unusual",
 		Initializer: []*onnxpb.TensorProto{
-			model.FloatTensor("w1", []int{5, 3, 3, 3}, wave(5*3*9, 0.7)),
-			model.FloatTensor("b1", []int{5}, wave(5, 1.3)),
-			model.FloatTensor("w2", []int{4, 5, 5, 5}, wave(4*5*25, 0.3)),
-			model.FloatTensor("fc", []int{4, 1}, wave(4, 2.1)),
-			model.FloatTensor("fcb", []int{1}, []float32{0.1}),
+			modelfile.FloatTensor("w1", []int{5, 3, 3, 3}, wave(5*3*9, 0.7)),
+			modelfile.FloatTensor("b1", []int{5}, wave(5, 1.3)),
+			modelfile.FloatTensor("w2", []int{4, 5, 5, 5}, wave(4*5*25, 0.3)),
+			modelfile.FloatTensor("fc", []int{4, 1}, wave(4, 2.1)),
+			modelfile.FloatTensor("fcb", []int{1}, []float32{0.1}),
 		},
 		Node: []*onnxpb.NodeProto{
 			{OpType: "Conv", Input: []string{"image", "w1", "b1"}, Output: []string{"c"},
@@ -134,8 +134,8 @@ func TestAsymmetricPadsMatchDefinition(t *testing.T) {
 		p := tc.pads
 		g := &onnxpb.GraphProto{
 			Initializer: []*onnxpb.TensorProto{
-				model.FloatTensor("w", []int{o, c, 3, 3}, wt), model.FloatTensor("b", []int{o}, bias),
-				model.FloatTensor("fc", []int{o, 1}, wave(o, 0.9)),
+				modelfile.FloatTensor("w", []int{o, c, 3, 3}, wt), modelfile.FloatTensor("b", []int{o}, bias),
+				modelfile.FloatTensor("fc", []int{o, 1}, wave(o, 0.9)),
 			},
 			Node: []*onnxpb.NodeProto{
 				{OpType: "Conv", Input: []string{"image", "w", "b"}, Output: []string{"features"}, Attribute: []*onnxpb.AttributeProto{

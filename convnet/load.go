@@ -5,12 +5,13 @@ import (
 	"strings"
 
 	"pneumoscan/model"
+	"pneumoscan/modelfile"
 	"pneumoscan/onnxpb"
 	"pneumoscan/sgemm"
 )
 
 // Load builds the plan for a contract model whose weights are float32 initializers, i.e. one
-// that model.Prepare has rewritten (int8 DequantizeLinear folded, Gemm split into MatMul +
+// that modelfile.Canonicalize has rewritten (int8 DequantizeLinear folded, Gemm split into MatMul +
 // Add). It reads the initializers it needs; mp is not kept.
 func Load(mp *onnxpb.ModelProto) (*Net, error) {
 	g := mp.GetGraph()
@@ -143,7 +144,7 @@ func (l *loader) weight(n *onnxpb.NodeProto, i, rank int) ([]float32, []int, err
 		return nil, nil, fmt.Errorf("convnet: %s: input %q must be a float32 initializer", nodeName(n), name)
 	}
 	if t.DataType != int32(onnxpb.TensorProto_FLOAT) {
-		return nil, nil, fmt.Errorf("convnet: %s: initializer %q is %v, want FLOAT (run model.Prepare first to fold int8 weights)",
+		return nil, nil, fmt.Errorf("convnet: %s: initializer %q is %v, want FLOAT (run modelfile.Canonicalize first to fold int8 weights)",
 			nodeName(n), name, onnxpb.TensorProto_DataType(t.DataType))
 	}
 	dims := make([]int, len(t.Dims))
@@ -153,7 +154,7 @@ func (l *loader) weight(n *onnxpb.NodeProto, i, rank int) ([]float32, []int, err
 	if rank > 0 && len(dims) != rank {
 		return nil, nil, fmt.Errorf("convnet: %s: initializer %q has shape %v, want rank %d", nodeName(n), name, dims, rank)
 	}
-	v, err := model.FloatValues(t)
+	v, err := modelfile.Floats(t)
 	if err != nil {
 		return nil, nil, fmt.Errorf("convnet: %s: %w", nodeName(n), err)
 	}
@@ -195,7 +196,7 @@ func (l *loader) node(n *onnxpb.NodeProto) error {
 		l.define(n.Output[0], x.shape).alias = x
 		return nil
 	case "DequantizeLinear", "Gemm":
-		return fmt.Errorf("convnet: %s: operator %s is not supported; run model.Prepare first", nodeName(n), n.OpType)
+		return fmt.Errorf("convnet: %s: operator %s is not supported; run modelfile.Canonicalize first", nodeName(n), n.OpType)
 	default:
 		return fmt.Errorf("convnet: %s: operator %s is not supported (want Conv, Relu, MaxPool, Add, GlobalAveragePool, Flatten, MatMul, Sigmoid or Identity)",
 			nodeName(n), n.OpType)

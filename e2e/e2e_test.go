@@ -29,6 +29,7 @@ import (
 	cdruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"pneumoscan/convnet"
 	"pneumoscan/imagedecode"
 	"pneumoscan/screen"
 	"pneumoscan/server/files"
@@ -205,7 +206,7 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	native, err := screen.New(modelBytes)
+	native, err := screen.New(modelBytes, convnet.Engine)
 	if err != nil {
 		t.Fatal(err)
 	}

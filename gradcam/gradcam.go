@@ -15,60 +15,46 @@ package gradcam
 import (
 	"fmt"
 	"math"
+	"pneumoscan/resnet"
 )
 
-// Head is the dense head Grad-CAM differentiates: K feature channels, U hidden units.
-type Head struct {
-	K, U int
-	W1   []float32 // [K, U], MatMul layout (contract head.fc1.weight)
-	B1   []float32 // [U]
-	W2   []float32 // [U] (contract head.fc2.weight, [U, 1])
-}
-
-func (h Head) check() error {
-	if h.K <= 0 || h.U <= 0 || len(h.W1) != h.K*h.U || len(h.B1) != h.U || len(h.W2) != h.U {
-		return fmt.Errorf("gradcam: head sizes K=%d U=%d do not match weights %d, %d, %d",
-			h.K, h.U, len(h.W1), len(h.B1), len(h.W2))
-	}
-	return nil
-}
-
 // CAM is ReLU(sum_k alpha_k A_k) at feature resolution (height x width, row-major), not
-// normalised. features is [K, height, width].
-func (h Head) CAM(features []float32, height, width int) ([]float32, error) {
-	if err := h.check(); err != nil {
-		return nil, err
+// normalised, for the contract's head h (K = h.Features channels, U = h.Hidden units;
+// FC1 [K,U] and FC2 [U,1] as the model file stores them). features is [K, height, width].
+func CAM(h *resnet.Head, features []float32, height, width int) ([]float32, error) {
+	if err := h.Check(); err != nil {
+		return nil, fmt.Errorf("gradcam: %w", err)
 	}
 	hw := height * width
-	if hw <= 0 || len(features) != h.K*hw {
-		return nil, fmt.Errorf("gradcam: %d feature values, want K*H*W = %d*%d*%d", len(features), h.K, height, width)
+	if hw <= 0 || len(features) != h.Features*hw {
+		return nil, fmt.Errorf("gradcam: %d feature values, want K*H*W = %d*%d*%d", len(features), h.Features, height, width)
 	}
 	// Hidden pre-activations, to know which units the ReLU lets through.
-	gate := make([]float64, h.U) // v_j * [h_j > 0]
-	pre := make([]float64, h.U)
+	gate := make([]float64, h.Hidden) // v_j * [h_j > 0]
+	pre := make([]float64, h.Hidden)
 	for j := range pre {
 		pre[j] = float64(h.B1[j])
 	}
-	for k := 0; k < h.K; k++ {
+	for k := 0; k < h.Features; k++ {
 		var s float64
 		for _, a := range features[k*hw : (k+1)*hw] {
 			s += float64(a)
 		}
 		g := s / float64(hw)
-		row := h.W1[k*h.U : (k+1)*h.U]
+		row := h.FC1[k*h.Hidden : (k+1)*h.Hidden]
 		for j, w := range row {
 			pre[j] += g * float64(w)
 		}
 	}
 	for j, p := range pre {
 		if p > 0 {
-			gate[j] = float64(h.W2[j])
+			gate[j] = float64(h.FC2[j])
 		}
 	}
 	cam := make([]float64, hw)
-	for k := 0; k < h.K; k++ {
+	for k := 0; k < h.Features; k++ {
 		var alpha float64
-		for j, w := range h.W1[k*h.U : (k+1)*h.U] {
+		for j, w := range h.FC1[k*h.Hidden : (k+1)*h.Hidden] {
 			alpha += gate[j] * float64(w)
 		}
 		alpha /= float64(hw)
@@ -87,8 +73,8 @@ func (h Head) CAM(features []float32, height, width int) ([]float32, error) {
 }
 
 // Map is the Grad-CAM heatmap at size x size: CAM, bilinear upsample, divide by the maximum.
-func (h Head) Map(features []float32, height, width, size int) ([]float32, error) {
-	cam, err := h.CAM(features, height, width)
+func Map(h *resnet.Head, features []float32, height, width, size int) ([]float32, error) {
+	cam, err := CAM(h, features, height, width)
 	if err != nil {
 		return nil, err
 	}

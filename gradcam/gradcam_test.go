@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"pneumoscan/resnet"
 	"testing"
 )
 
@@ -40,11 +41,11 @@ func TestMapMatchesAutograd(t *testing.T) {
 	if meta.NegativeHidden == 0 {
 		t.Fatal("fixture does not exercise the ReLU gate")
 	}
-	h := Head{K: meta.K, U: meta.U,
-		W1: readF32(t, "w1", meta.K*meta.U), B1: readF32(t, "b1", meta.U), W2: readF32(t, "w2", meta.U)}
+	h := &resnet.Head{Features: meta.K, Hidden: meta.U,
+		FC1: readF32(t, "w1", meta.K*meta.U), B1: readF32(t, "b1", meta.U), FC2: readF32(t, "w2", meta.U), B2: []float32{0}}
 	feats := readF32(t, "features", meta.K*meta.H*meta.W)
 	want := readF32(t, "cam", meta.S*meta.S)
-	got, err := h.Map(feats, meta.H, meta.W, meta.S)
+	got, err := Map(h, feats, meta.H, meta.W, meta.S)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,12 +60,12 @@ func TestMapMatchesAutograd(t *testing.T) {
 	}
 
 	// Without the ReLU gate the map must differ: the fixture would not catch a missing gate otherwise.
-	open := h
-	open.B1 = make([]float32, h.U)
+	open := *h
+	open.B1 = make([]float32, h.Hidden)
 	for j := range open.B1 {
 		open.B1[j] = 1e6
 	}
-	ungated, _ := open.Map(feats, meta.H, meta.W, meta.S)
+	ungated, _ := Map(&open, feats, meta.H, meta.W, meta.S)
 	var d float64
 	for i := range want {
 		d = math.Max(d, math.Abs(float64(ungated[i]-want[i])))
@@ -86,8 +87,8 @@ func TestUpsampleHalfPixel(t *testing.T) {
 }
 
 func TestZeroMapStaysZero(t *testing.T) {
-	h := Head{K: 1, U: 1, W1: []float32{1}, B1: []float32{-5}, W2: []float32{1}} // unit gated off
-	m, err := h.Map([]float32{1, 2, 3, 4}, 2, 2, 8)
+	h := &resnet.Head{Features: 1, Hidden: 1, FC1: []float32{1}, B1: []float32{-5}, FC2: []float32{1}, B2: []float32{0}} // unit gated off
+	m, err := Map(h, []float32{1, 2, 3, 4}, 2, 2, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,11 +100,11 @@ func TestZeroMapStaysZero(t *testing.T) {
 }
 
 func TestBadSizes(t *testing.T) {
-	h := Head{K: 2, U: 1, W1: []float32{1, 1}, B1: []float32{0}, W2: []float32{1}}
-	if _, err := h.CAM(make([]float32, 7), 2, 2); err == nil {
+	h := &resnet.Head{Features: 2, Hidden: 1, FC1: []float32{1, 1}, B1: []float32{0}, FC2: []float32{1}, B2: []float32{0}}
+	if _, err := CAM(h, make([]float32, 7), 2, 2); err == nil {
 		t.Error("wrong feature count: no error")
 	}
-	if _, err := (Head{K: 2, U: 2, W1: []float32{1}}).CAM(make([]float32, 8), 2, 2); err == nil {
+	if _, err := CAM(&resnet.Head{Features: 2, Hidden: 2, FC1: []float32{1}}, make([]float32, 8), 2, 2); err == nil {
 		t.Error("wrong weight sizes: no error")
 	}
 }

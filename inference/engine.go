@@ -15,17 +15,17 @@ import (
 	"pneumoscan/onnxpb"
 )
 
-// Engine is one loaded model. It is not safe for concurrent use: onnx-go's graph holds the
+// Net is one loaded model. It is not safe for concurrent use: onnx-go's graph holds the
 // input and all intermediate values.
-type Engine struct {
+type Net struct {
 	m          *onnx.Model
 	g          *gorgonnx.Graph
 	inputShape []int
 	featShape  []int
 }
 
-// Load parses an ONNX file, prepares it (model.Prepare) and builds the onnx-go graph.
-func Load(modelBytes []byte) (*Engine, error) {
+// Load parses an ONNX file, prepares it (modelfile.Canonicalize, then the onnx-go checks) and builds the onnx-go graph.
+func Load(modelBytes []byte) (*Net, error) {
 	mp := &onnxpb.ModelProto{}
 	if err := proto.Unmarshal(modelBytes, mp); err != nil {
 		return nil, fmt.Errorf("inference: not an ONNX model file: %w", err)
@@ -33,10 +33,10 @@ func Load(modelBytes []byte) (*Engine, error) {
 	return LoadModel(mp)
 }
 
-// LoadModel is Load for a model already parsed. It rewrites mp in place (model.Prepare), so
+// LoadModel is Load for a model already parsed. It rewrites mp in place (modelfile.Canonicalize, then the onnx-go checks), so
 // the caller can read the float32 initializers the engine runs with.
-func LoadModel(mp *onnxpb.ModelProto) (*Engine, error) {
-	if err := model.Prepare(mp); err != nil {
+func LoadModel(mp *onnxpb.ModelProto) (*Net, error) {
+	if err := prepare(mp); err != nil {
 		return nil, fmt.Errorf("inference: %w", err)
 	}
 	g := mp.GetGraph()
@@ -68,7 +68,7 @@ func LoadModel(mp *onnxpb.ModelProto) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inference: %w", err)
 	}
-	e := &Engine{g: gorgonnx.NewGraph(), inputShape: shape}
+	e := &Net{g: gorgonnx.NewGraph(), inputShape: shape}
 	e.m = onnx.NewModel(e.g)
 	if err := e.m.UnmarshalBinary(b); err != nil {
 		return nil, fmt.Errorf("inference: onnx-go cannot build the graph: %w", err)
@@ -77,15 +77,15 @@ func LoadModel(mp *onnxpb.ModelProto) (*Engine, error) {
 }
 
 // InputShape is the model's input shape, [1,3,S,S].
-func (e *Engine) InputShape() []int { return slices.Clone(e.inputShape) }
+func (e *Net) InputShape() []int { return slices.Clone(e.inputShape) }
 
 // FeaturesShape is the shape of the last run's "features" output, e.g. [1,2048,7,7]; nil
 // before the first Run.
-func (e *Engine) FeaturesShape() []int { return slices.Clone(e.featShape) }
+func (e *Net) FeaturesShape() []int { return slices.Clone(e.featShape) }
 
 // Run computes P(pneumonia) and the feature maps for one input tensor of InputShape. The
 // returned slice is the caller's own; results are the same on every call for the same input.
-func (e *Engine) Run(input []float32) (prob float32, features []float32, err error) {
+func (e *Net) Run(input []float32) (prob float32, features []float32, err error) {
 	n := 1
 	for _, d := range e.inputShape {
 		n *= d
@@ -119,7 +119,7 @@ func (e *Engine) Run(input []float32) (prob float32, features []float32, err err
 }
 
 // output copies a named output: gorgonia reuses its buffers on the next run.
-func (e *Engine) output(name string) ([]float32, []int, error) {
+func (e *Net) output(name string) ([]float32, []int, error) {
 	node, ok := e.m.GetNodeByName(name)
 	if !ok {
 		return nil, nil, fmt.Errorf("inference: no output %q", name)
@@ -138,3 +138,15 @@ func (e *Engine) output(name string) ([]float32, []int, error) {
 		return nil, nil, fmt.Errorf("inference: output %q is %T, want float32", name, v)
 	}
 }
+
+// Engine is the onnx-go + gorgonia engine for package screen (screen.New(data,
+// inference.Engine)). It is the reference the product's engine (package convnet) is checked
+// against, and it is linked only where a program names it: the page loads it in a worker of
+// its own, on request.
+var Engine model.Engine = engine{}
+
+type engine struct{}
+
+func (engine) Name() string { return "onnx-go" }
+
+func (engine) Load(mp *onnxpb.ModelProto) (model.Net, error) { return LoadModel(mp) }

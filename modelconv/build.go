@@ -7,8 +7,8 @@ import (
 	"pneumoscan/atomicfile"
 
 	"pneumoscan/model"
-	"pneumoscan/modelconv/contractonnx"
-	"pneumoscan/modelconv/torchvision"
+	"pneumoscan/modelfile"
+	"pneumoscan/modelfile/torchvision"
 	"pneumoscan/resnet"
 )
 
@@ -49,15 +49,15 @@ func runBuild(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	} else {
-		m, err := contractonnx.ReadFile(*headFile)
+		m, err := modelfile.ReadFile(*headFile)
 		if err != nil {
 			return err
 		}
-		ts, err := contractonnx.FloatTensors(m)
+		ts, err := modelfile.FloatTensors(m)
 		if err != nil {
 			return fmt.Errorf("%s: %w", *headFile, err)
 		}
-		if h, err = contractonnx.HeadFrom(ts); err != nil {
+		if h, err = modelfile.HeadFrom(ts); err != nil {
 			return fmt.Errorf("%s: %w", *headFile, err)
 		}
 		if len(m.MetadataProps) > 0 {
@@ -80,7 +80,7 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return errUsage
 	}
-	m, err := contractonnx.ReadFile(pos[0])
+	m, err := modelfile.ReadFile(pos[0])
 	if err != nil {
 		return err
 	}
@@ -88,13 +88,13 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
-	q, err := contractonnx.Quantize(m)
-	if errors.Is(err, contractonnx.ErrNothingToQuantize) {
+	q, err := modelfile.Quantize(m)
+	if errors.Is(err, modelfile.ErrNothingToQuantize) {
 		return fmt.Errorf("%s: %w (is it already int8?)", pos[0], err)
 	} else if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
-	data, err := contractonnx.Marshal(q)
+	data, err := modelfile.Marshal(q)
 	if err != nil {
 		return err
 	}

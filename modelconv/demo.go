@@ -6,7 +6,7 @@ import (
 	"pneumoscan/atomicfile"
 
 	"pneumoscan/model"
-	"pneumoscan/modelconv/contractonnx"
+	"pneumoscan/modelfile"
 	"pneumoscan/resnet"
 )
 
@@ -58,18 +58,18 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 
 // writeModel builds, optionally quantizes and writes a contract model, then says what it wrote.
 func writeModel(path string, b *resnet.Backbone, h *resnet.Head, md model.Metadata, int8 bool, stdout io.Writer) error {
-	m, err := contractonnx.Build(b, h, md)
+	m, err := modelfile.Build(b, h, md)
 	if err != nil {
 		return err
 	}
 	kind := "float32"
 	if int8 {
-		if m, err = contractonnx.Quantize(m); err != nil {
+		if m, err = modelfile.Quantize(m); err != nil {
 			return err
 		}
 		kind = "int8"
 	}
-	data, err := contractonnx.Marshal(m)
+	data, err := modelfile.Marshal(m)
 	if err != nil {
 		return err
 	}

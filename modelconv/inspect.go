@@ -9,7 +9,7 @@ import (
 	"sort"
 
 	"pneumoscan/model"
-	"pneumoscan/modelconv/contractonnx"
+	"pneumoscan/modelfile"
 	"pneumoscan/onnxpb"
 )
 
@@ -32,7 +32,7 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := contractonnx.Unmarshal(data)
+	m, err := modelfile.Unmarshal(data)
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
@@ -67,7 +67,7 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	bytesBy, countBy := map[string]int{}, map[string]int{}
 	for _, t := range g.Initializer {
 		dt := onnxpb.TensorProto_DataType(t.DataType).String()
-		dims, _ := contractonnx.Dims(t)
+		dims, _ := modelfile.Dims(t)
 		n := 1
 		for _, d := range dims {
 			n *= d

@@ -6,6 +6,9 @@ import (
 	"os"
 	"strings"
 
+	"pneumoscan/convnet"
+	"pneumoscan/inference"
+	"pneumoscan/model"
 	"pneumoscan/modelconv/parity"
 	"pneumoscan/screen"
 )
@@ -68,16 +71,23 @@ func runParity(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// engines are the engines parity can compare, by name ("" is the product's, convnet).
+var engines = map[string]model.Engine{
+	"":                      convnet.Engine,
+	convnet.Engine.Name():   convnet.Engine,
+	inference.Engine.Name(): inference.Engine,
+}
+
 func loadScorer(path, engine string) (parity.Scorer, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var opts []screen.Option
-	if engine != "" {
-		opts = append(opts, screen.Engine(engine))
+	e, ok := engines[engine]
+	if !ok {
+		return nil, fmt.Errorf("parity: unknown engine %q (want convnet or onnx-go)", engine)
 	}
-	s, err := screen.New(b, opts...)
+	s, err := screen.New(b, e)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -54,17 +54,27 @@ func PerChannel(data []float32, shape []int, axis int) (q []int8, scale []float3
 
 // Dequantize is the inverse of PerChannel: x = q * scale[channel].
 func Dequantize(q []int8, scale []float32, shape []int, axis int) []float32 {
+	return Affine(q, nil, scale, shape, axis)
+}
+
+// Affine is ONNX DequantizeLinear: x = (q - zero[channel]) * scale[channel] along axis; a
+// nil zero means zero points of 0. It is the project's one dequantizer.
+func Affine[T int8 | uint8 | int32](q, zero []T, scale []float32, shape []int, axis int) []float32 {
 	outer, channels, inner := split(len(q), shape, axis)
-	if len(scale) != channels {
-		panic(fmt.Sprintf("quant: %d scales for %d channels", len(scale), channels))
+	if len(scale) != channels || (zero != nil && len(zero) != channels) {
+		panic(fmt.Sprintf("quant: %d scales and %d zero points for %d channels", len(scale), len(zero), channels))
 	}
 	out := make([]float32, len(q))
 	for o := 0; o < outer; o++ {
 		for c := 0; c < channels; c++ {
 			base := (o*channels + c) * inner
 			s := scale[c]
+			var z float32
+			if zero != nil {
+				z = float32(zero[c])
+			}
 			for i, v := range q[base : base+inner] {
-				out[base+i] = float32(v) * s
+				out[base+i] = (float32(v) - z) * s
 			}
 		}
 	}

@@ -1,25 +1,26 @@
-// Package screen is the whole screening path for one image, shared by the page's worker
-// (GOOS=js), the server and the trainer's evaluation so that all give the same number:
-// decode -> preprocess -> model -> explain.
+// Package screen is the whole screening path for one image, shared by the page's workers
+// (GOOS=js), the server, the trainer's evaluation and the parity tools, so that all give the
+// same number: decode -> preprocess -> model -> explain.
+//
+// The engine that runs the graph is the caller's choice, passed as a value (a model.Engine:
+// convnet.Engine in the product, inference.Engine for the onnx-go reference), so a program
+// links only the engine it names.
 package screen
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"image"
-	"math"
 	"sync"
 
-	"google.golang.org/protobuf/proto"
-
-	"pneumoscan/convnet"
 	"pneumoscan/gradcam"
 	"pneumoscan/imagedecode"
-	"pneumoscan/inference"
 	"pneumoscan/model"
-	"pneumoscan/onnxpb"
+	"pneumoscan/modelfile"
 	"pneumoscan/preprocess"
+	"pneumoscan/resnet"
 )
 
 // Result is what screening one image gives.
@@ -36,138 +37,67 @@ type Result struct {
 	HeatmapSize int
 }
 
-// Screener screens images with one model. It is safe for concurrent use: calls are
-// serialised, because an engine holds one input at a time.
-type Screener struct {
-	meta       model.Metadata
-	threshold  model.Threshold
-	sha        string
-	head       gradcam.Head
-	engineName string
+// HeatmapRGBA is the heatmap in the jet colours the page and the API draw it with.
+func (r Result) HeatmapRGBA() *image.RGBA { return gradcam.Jet(r.Heatmap, r.HeatmapSize) }
 
-	mu     sync.Mutex
-	engine engine
-}
+// Stage names a step of screening one image, reported as it starts.
+type Stage string
 
-// engine runs the model graph: prob and features for one preprocessed input.
-type engine interface {
-	Run(input []float32) (prob float32, features []float32, err error)
-	InputShape() []int
-	FeaturesShape() []int
-}
-
-// The engines New can run a model with.
+// The stages, in order.
 const (
-	// EngineConvnet is package convnet, the default: a lean pure-Go forward pass, several
-	// times faster than onnx-go in the browser (docs/performance.md), and checked against
-	// onnx-go on the fixtures and the default model in convnet's tests.
-	EngineConvnet = "convnet"
-	// EngineOnnxGo is onnx-go + gorgonia (package inference), the reference.
-	EngineOnnxGo = "onnx-go"
+	Decoding   Stage = "decoding"
+	Running    Stage = "running" // preprocessing and the model
+	Explaining Stage = "explaining"
 )
 
-// Option changes how New loads a model.
-type Option func(*options)
+// Screener screens images with one model. It is safe for concurrent use: decoding,
+// preprocessing and Grad-CAM run concurrently, the engine one input at a time (a Net holds
+// one input and its intermediate values).
+type Screener struct {
+	meta   model.Metadata
+	sha    string
+	head   *resnet.Head
+	engine string
 
-type options struct{ engine string }
+	mu  sync.Mutex // serialises net.Run
+	net model.Net
+}
 
-// Engine picks the engine that runs the model graph: EngineConvnet (the default) or
-// EngineOnnxGo.
-func Engine(name string) Option { return func(o *options) { o.engine = name } }
-
-// New loads a pneumoscan model file: its metadata (a file without it, or with a contract
-// version or values this code does not understand, is refused), its graph (prepared by
-// model.Prepare and loaded into the engine), and the head weights Grad-CAM needs, checked
-// against the contract's shapes.
-func New(modelBytes []byte, opts ...Option) (*Screener, error) {
-	o := options{engine: EngineConvnet}
-	for _, opt := range opts {
-		opt(&o)
+// New loads a pneumoscan model file with engine: its metadata (a file without it, or with a
+// contract version or values this code does not understand, is refused), the head weights
+// Grad-CAM needs (checked against the contract's shapes), and its graph, loaded by engine.
+func New(modelBytes []byte, engine model.Engine) (*Screener, error) {
+	if engine == nil {
+		return nil, errors.New("screen: no engine given (convnet.Engine, inference.Engine)")
 	}
-	mp := &onnxpb.ModelProto{}
-	if err := proto.Unmarshal(modelBytes, mp); err != nil {
-		return nil, fmt.Errorf("model file is corrupt or not ONNX: %w", err)
+	mp, err := modelfile.Unmarshal(modelBytes)
+	if err != nil {
+		return nil, fmt.Errorf("model file is corrupt or not ONNX: %v", err)
 	}
 	meta, err := model.ParseMetadata(mp.MetadataProps)
 	if err != nil {
 		return nil, err
 	}
-	th, err := meta.OperatingThreshold()
+	if _, err := meta.OperatingThreshold(); err != nil {
+		return nil, err
+	}
+	head, err := modelfile.ReadHead(mp)
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(modelBytes)
-	// Both engines run the graph model.Prepare rewrites in place, so the head weights below
-	// are float32 even when the file stores them as int8 + DequantizeLinear.
-	var engine engine
-	switch o.engine {
-	case EngineOnnxGo:
-		if engine, err = inference.LoadModel(mp); err != nil {
-			return nil, err
-		}
-	case EngineConvnet:
-		if err := model.Prepare(mp); err != nil {
-			return nil, err
-		}
-		if engine, err = convnet.Load(mp); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("screen: unknown engine %q (want %q or %q)", o.engine, EngineConvnet, EngineOnnxGo)
+	net, err := engine.Load(mp)
+	if err != nil {
+		return nil, err
 	}
-	if in := engine.InputShape(); in[2] != meta.Preprocess.Size || in[3] != meta.Preprocess.Size {
+	if in := net.InputShape(); in[2] != meta.Preprocess.Size || in[3] != meta.Preprocess.Size {
 		return nil, fmt.Errorf("model input is %v but its metadata says size %d", in, meta.Preprocess.Size)
 	}
-	head, err := readHead(mp.Graph)
-	if err != nil {
-		return nil, err
-	}
-	return &Screener{meta: meta, threshold: th, sha: hex.EncodeToString(sum[:]), head: head, engine: engine, engineName: o.engine}, nil
+	sum := sha256.Sum256(modelBytes)
+	return &Screener{meta: meta, sha: hex.EncodeToString(sum[:]), head: head, net: net, engine: engine.Name()}, nil
 }
 
-// EngineName is the engine running the model, EngineConvnet or EngineOnnxGo.
-func (s *Screener) EngineName() string { return s.engineName }
-
-func readHead(g *onnxpb.GraphProto) (gradcam.Head, error) {
-	get := func(name string, rank int) ([]float32, []int64, error) {
-		for _, t := range g.Initializer {
-			if t.Name != name {
-				continue
-			}
-			if len(t.Dims) != rank {
-				return nil, nil, fmt.Errorf("model head: %s has shape %v, want rank %d", name, t.Dims, rank)
-			}
-			v, err := model.FloatValues(t)
-			if err != nil {
-				return nil, nil, fmt.Errorf("model head: %w", err)
-			}
-			return v, t.Dims, nil
-		}
-		return nil, nil, fmt.Errorf("model head: no initializer %q (the contract's head weights)", name)
-	}
-	w1, d1, err := get(model.HeadHiddenWeight, 2)
-	if err != nil {
-		return gradcam.Head{}, err
-	}
-	k, u := int(d1[0]), int(d1[1])
-	b1, db1, err := get(model.HeadHiddenBias, 1)
-	if err != nil {
-		return gradcam.Head{}, err
-	}
-	w2, d2, err := get(model.HeadOutWeight, 2)
-	if err != nil {
-		return gradcam.Head{}, err
-	}
-	_, db2, err := get(model.HeadOutBias, 1)
-	if err != nil {
-		return gradcam.Head{}, err
-	}
-	if int(db1[0]) != u || int(d2[0]) != u || d2[1] != 1 || db2[0] != 1 {
-		return gradcam.Head{}, fmt.Errorf("model head: shapes %s %v, %s %v, %s %v, %s %v do not chain as [K,U],[U],[U,1],[1]",
-			model.HeadHiddenWeight, d1, model.HeadHiddenBias, db1, model.HeadOutWeight, d2, model.HeadOutBias, db2)
-	}
-	return gradcam.Head{K: k, U: u, W1: w1, B1: b1, W2: w2}, nil
-}
+// EngineName is the name of the engine running the model ("convnet", "onnx-go").
+func (s *Screener) EngineName() string { return s.engine }
 
 // Metadata is what the model file says about itself.
 func (s *Screener) Metadata() model.Metadata { return s.meta }
@@ -177,48 +107,56 @@ func (s *Screener) SHA256() string { return s.sha }
 
 // Screen decodes an uploaded file and screens it. Errors about the image itself are
 // *imagedecode.Error values (use errors.As) with a message for the user.
-func (s *Screener) Screen(data []byte) (Result, error) {
+func (s *Screener) Screen(data []byte) (Result, error) { return s.ScreenStages(data, nil) }
+
+// ScreenStages is Screen, calling stage (when not nil) as each stage starts, so a page can
+// show where a slow image is.
+func (s *Screener) ScreenStages(data []byte, stage func(Stage)) (Result, error) {
+	if stage == nil {
+		stage = func(Stage) {}
+	}
+	stage(Decoding)
 	img, err := imagedecode.Decode(data)
 	if err != nil {
 		return Result{}, err
 	}
-	return s.ScreenImage(img)
+	return s.screen(img, stage)
 }
 
 // ScreenImage screens an image the caller has already decoded (and checked).
 func (s *Screener) ScreenImage(img image.Image) (Result, error) {
+	return s.screen(img, func(Stage) {})
+}
+
+func (s *Screener) screen(img image.Image, stage func(Stage)) (Result, error) {
+	stage(Running)
 	x, err := preprocess.Tensor(img, s.meta.Preprocess)
 	if err != nil {
 		return Result{}, err
 	}
 	s.mu.Lock()
-	raw, feats, err := s.engine.Run(x)
-	shape := s.engine.FeaturesShape()
+	raw, feats, err := s.net.Run(x)
+	shape := s.net.FeaturesShape()
 	s.mu.Unlock()
 	if err != nil {
 		return Result{}, err
 	}
-	if shape[1] != s.head.K {
-		return Result{}, fmt.Errorf("model features have %d channels but %s has %d rows", shape[1], model.HeadHiddenWeight, s.head.K)
+	if shape[1] != s.head.Features {
+		return Result{}, fmt.Errorf("model features have %d channels but %s has %d rows", shape[1], model.HeadHiddenWeight, s.head.Features)
 	}
+	stage(Explaining)
 	size := s.meta.Preprocess.Size
-	heat, err := s.head.Map(feats, shape[2], shape[3], size)
+	heat, err := gradcam.Map(s.head, feats, shape[2], shape[3], size)
 	if err != nil {
 		return Result{}, err
 	}
-	p := calibrate(float64(raw), s.meta.Temperature)
+	d, err := s.meta.Decide(float64(raw), "")
+	if err != nil {
+		return Result{}, err
+	}
 	b := img.Bounds()
 	return Result{
-		Prob: p, RawProb: float64(raw), Positive: p >= s.threshold.Value, Threshold: s.threshold,
+		Prob: d.Prob, RawProb: float64(raw), Positive: d.Positive, Threshold: d.Threshold,
 		Width: b.Dx(), Height: b.Dy(), Heatmap: heat, HeatmapSize: size,
 	}, nil
-}
-
-// calibrate applies temperature scaling, sigmoid(logit(p) / T); p of 0 or 1 stays put.
-func calibrate(p, temperature float64) float64 {
-	if temperature == 1 {
-		return p
-	}
-	logit := math.Log(p) - math.Log1p(-p)
-	return 1 / (1 + math.Exp(-logit/temperature))
 }

@@ -13,8 +13,11 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"pneumoscan/convnet"
 	"pneumoscan/imagedecode"
+	"pneumoscan/inference"
 	"pneumoscan/model"
+	"pneumoscan/modelfile"
 	"pneumoscan/onnxpb"
 	"pneumoscan/quant"
 )
@@ -70,7 +73,7 @@ func camDiff(t *testing.T, r Result, ref reference) float64 {
 
 func TestScreenMatchesPyTorch(t *testing.T) {
 	b, ref := load(t)
-	s, err := New(b)
+	s, err := New(b, convnet.Engine)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +152,7 @@ func quantized(t *testing.T, b []byte) []byte {
 			inits = append(inits, init)
 			continue
 		}
-		v, err := model.FloatValues(init)
+		v, err := modelfile.Floats(init)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +168,7 @@ func quantized(t *testing.T, b []byte) []byte {
 		qName, sName := init.Name+"_quantized", init.Name+"_scale"
 		inits = append(inits,
 			&onnxpb.TensorProto{Name: qName, Dims: init.Dims, DataType: int32(onnxpb.TensorProto_INT8), RawData: raw},
-			model.FloatTensor(sName, []int{len(scale)}, scale))
+			modelfile.FloatTensor(sName, []int{len(scale)}, scale))
 		dq = append(dq, &onnxpb.NodeProto{OpType: "DequantizeLinear", Input: []string{qName, sName}, Output: []string{init.Name},
 			Attribute: []*onnxpb.AttributeProto{{Name: "axis", Type: onnxpb.AttributeProto_INT, I: ax}}})
 	}
@@ -183,7 +186,7 @@ func quantized(t *testing.T, b []byte) []byte {
 
 func TestScreenInt8(t *testing.T) {
 	b, ref := load(t)
-	s, err := New(quantized(t, b))
+	s, err := New(quantized(t, b), convnet.Engine)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +212,7 @@ func TestScreenInt8(t *testing.T) {
 
 func TestNewRefuses(t *testing.T) {
 	b, _ := load(t)
-	if _, err := New([]byte("\xff\xff garbage")); err == nil || !strings.Contains(err.Error(), "not ONNX") {
+	if _, err := New([]byte("\xff\xff garbage"), convnet.Engine); err == nil || !strings.Contains(err.Error(), "not ONNX") {
 		t.Errorf("garbage: %v", err)
 	}
 	mp := &onnxpb.ModelProto{}
@@ -218,7 +221,7 @@ func TestNewRefuses(t *testing.T) {
 	}
 	mp.MetadataProps = nil
 	plain, _ := proto.Marshal(mp)
-	if _, err := New(plain); err == nil || !strings.Contains(err.Error(), "not a pneumoscan model") {
+	if _, err := New(plain, convnet.Engine); err == nil || !strings.Contains(err.Error(), "not a pneumoscan model") {
 		t.Errorf("no metadata: %v", err)
 	}
 	if err := proto.Unmarshal(b, mp); err != nil {
@@ -230,14 +233,14 @@ func TestNewRefuses(t *testing.T) {
 		}
 	}
 	noHead, _ := proto.Marshal(mp)
-	if _, err := New(noHead); err == nil {
+	if _, err := New(noHead, convnet.Engine); err == nil {
 		t.Error("model without head weights: no error")
 	}
 }
 
 func TestScreenBadImage(t *testing.T) {
 	b, _ := load(t)
-	s, err := New(b)
+	s, err := New(b, convnet.Engine)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +262,7 @@ func TestDefaultModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	s, err := New(b)
+	s, err := New(b, convnet.Engine)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,15 +287,15 @@ func TestDefaultModel(t *testing.T) {
 // The default engine (convnet) and onnx-go must give the same screening result.
 func TestEnginesAgree(t *testing.T) {
 	b, ref := load(t)
-	fast, err := New(b)
+	fast, err := New(b, convnet.Engine)
 	if err != nil {
 		t.Fatal(err)
 	}
-	slow, err := New(b, Engine(EngineOnnxGo))
+	slow, err := New(b, inference.Engine)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fast.EngineName() != EngineConvnet || slow.EngineName() != EngineOnnxGo {
+	if fast.EngineName() != "convnet" || slow.EngineName() != "onnx-go" {
 		t.Fatalf("engines %q and %q", fast.EngineName(), slow.EngineName())
 	}
 	for png := range ref {
@@ -320,7 +323,7 @@ func TestEnginesAgree(t *testing.T) {
 			t.Errorf("%s: heatmaps differ by %.2g", png, dcam)
 		}
 	}
-	if _, err := New(b, Engine("tensorflow")); err == nil || !strings.Contains(err.Error(), `unknown engine "tensorflow"`) {
-		t.Errorf("unknown engine: %v", err)
+	if _, err := New(b, nil); err == nil || !strings.Contains(err.Error(), "no engine") {
+		t.Errorf("no engine: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"pneumoscan/convnet"
 	"pneumoscan/screen"
 	"pneumoscan/server/api"
 	"pneumoscan/server/files"
@@ -23,7 +24,7 @@ func main() {
 	modelPath := flag.String("model", "models/default.onnx", "ONNX model file (the model contract)")
 	static := flag.String("static", "static", "generated site directory")
 	gen := flag.Bool("gen", false, "only generate the static site, then exit")
-	wasmDir := flag.String("wasm", "bin", "directory holding the built app.wasm and worker.wasm (for -gen)")
+	wasmDir := flag.String("wasm", "bin", "directory holding the built app.wasm, worker.wasm and refworker.wasm (for -gen)")
 	flag.Parse()
 	log.SetFlags(0)
 
@@ -31,6 +32,7 @@ func main() {
 		res, err := site.Generate(site.Options{
 			Dir: *static, Model: *modelPath,
 			AppWasm: filepath.Join(*wasmDir, "app.wasm"), WorkerWasm: filepath.Join(*wasmDir, "worker.wasm"),
+			RefWorkerWasm: filepath.Join(*wasmDir, "refworker.wasm"),
 		})
 		if err != nil {
 			log.Fatal(err)
@@ -46,7 +48,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	s, err := screen.New(data)
+	s, err := screen.New(data, convnet.Engine)
 	if err != nil {
 		log.Fatalf("loading %s: %v", *modelPath, err)
 	}

@@ -3,7 +3,7 @@
 Dev script, never needed by the product or its tests. Run with Debian's Python, which has
 torch 1.13 and torchvision 0.14:
 
-    /usr/bin/python3 tools/torchvision_export.py            # tiny fixtures -> modelconv/torchvision/testdata
+    /usr/bin/python3 tools/torchvision_export.py            # tiny fixtures -> modelfile/torchvision/testdata
     /usr/bin/python3 tools/torchvision_export.py --full /tmp/resnet50_tv.onnx   # random resnet50, not committed
 
 The tiny network is built from torchvision's own ResNet and Bottleneck classes (stem 8,

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"pneumoscan/convnet"
 	"pneumoscan/imagedecode"
 	"pneumoscan/screen"
 	"pneumoscan/training/dataset"
@@ -37,7 +38,7 @@ func runEvaluate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	s, err := screen.New(b)
+	s, err := screen.New(b, convnet.Engine)
 	if err != nil {
 		return fmt.Errorf("%s: %w", *modelPath, err)
 	}

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"pneumoscan/model"
-	"pneumoscan/modelconv/contractonnx"
+	"pneumoscan/modelfile"
 	"pneumoscan/training/evalreport"
 	"pneumoscan/training/features"
 	"pneumoscan/training/finetune"
@@ -43,7 +43,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	mp, err := contractonnx.ReadFile(filepath.Join(*run, modelFile))
+	mp, err := modelfile.ReadFile(filepath.Join(*run, modelFile))
 	if err != nil {
 		return err
 	}
@@ -59,17 +59,17 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("validation features %s are not the ones the run used", info.ValFeatures)
 	}
 	if !*fp32 {
-		if mp, err = contractonnx.Quantize(mp); err != nil {
+		if mp, err = modelfile.Quantize(mp); err != nil {
 			return err
 		}
 	}
 	// Validation scores of the head as it will be stored (int8 included); the
 	// backbone's own quantization error is not in them (see the report).
-	ts, err := contractonnx.FloatTensors(mp)
+	ts, err := modelfile.FloatTensors(mp)
 	if err != nil {
 		return err
 	}
-	h, err := contractonnx.HeadFrom(ts)
+	h, err := modelfile.HeadFrom(ts)
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := model.SetMetadata(mp, md); err != nil {
 		return err
 	}
-	if err := contractonnx.WriteFile(*out, mp); err != nil {
+	if err := modelfile.WriteFile(*out, mp); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: validation AUC %.4f [%.4f, %.4f], temperature %.3f, screening threshold %.4f (sens %.3f, spec %.3f), youden %.4f; report in %s\n",

@@ -14,7 +14,7 @@ import (
 
 	"pneumoscan/atomicfile"
 	"pneumoscan/model"
-	"pneumoscan/modelconv/contractonnx"
+	"pneumoscan/modelfile"
 	"pneumoscan/training/backbone"
 	"pneumoscan/training/checkpoint"
 	"pneumoscan/training/dataset"
@@ -171,7 +171,7 @@ func writeFinetuneRun(ctx context.Context, d *dataFlags, b *base, net *finetune.
 	if err != nil {
 		return err
 	}
-	if err := contractonnx.WriteFile(filepath.Join(d.Run, modelFile), mp); err != nil {
+	if err := modelfile.WriteFile(filepath.Join(d.Run, modelFile), mp); err != nil {
 		return err
 	}
 	// Pooled validation features of the best epoch's stages.

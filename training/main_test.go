@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"pneumoscan/convnet"
 	"pneumoscan/screen"
 	"pneumoscan/training/checkpoint"
 	"pneumoscan/training/finetune"
@@ -130,7 +131,7 @@ func TestSmokeTrainExportScreen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := screen.New(b)
+	s, err := screen.New(b, convnet.Engine)
 	if err != nil {
 		t.Fatalf("screen.New refused the exported model: %v", err)
 	}
@@ -229,7 +230,7 @@ func TestSmokeFinetune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := screen.New(b)
+	s, err := screen.New(b, convnet.Engine)
 	if err != nil {
 		t.Fatalf("screen.New refused the exported model: %v", err)
 	}

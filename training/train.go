@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"pneumoscan/model"
-	"pneumoscan/modelconv/contractonnx"
+	"pneumoscan/modelfile"
 	"pneumoscan/resnet"
 	"pneumoscan/training/checkpoint"
 	"pneumoscan/training/dataset"
@@ -209,11 +209,11 @@ func writeRun(d *dataFlags, p *prepared, cfg head.Config, st *head.State, stdout
 		Thresholds: []model.Threshold{{Name: "unset", Value: 0.5, Criterion: "placeholder until export"}},
 		Operating:  "unset", Temperature: 1,
 	}
-	mp, err := contractonnx.Build(p.Backbone.Weights(), h, md)
+	mp, err := modelfile.Build(p.Backbone.Weights(), h, md)
 	if err != nil {
 		return err
 	}
-	if err := contractonnx.WriteFile(filepath.Join(d.Run, modelFile), mp); err != nil {
+	if err := modelfile.WriteFile(filepath.Join(d.Run, modelFile), mp); err != nil {
 		return err
 	}
 	valRel, err := filepath.Rel(d.Run, p.ValPath)

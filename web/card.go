@@ -13,6 +13,7 @@ const (
 	stageQueued   = "queued"
 	stageDecoding = "decoding"
 	stageRunning  = "running"
+	stageExplain  = "explaining"
 	stageDone     = "done"
 	stageError    = "error"
 )
@@ -28,8 +29,7 @@ type card struct {
 	err     string
 
 	prob        float64
-	positive    bool
-	threshold   threshold
+	positive    bool      // the worker's verdict at the model's operating threshold
 	heatmap     app.Value // ArrayBuffer of RGBA pixels
 	heatmapSize int
 	seconds     float64 // model time as measured by the worker
@@ -52,7 +52,6 @@ func (c *card) setResult(d app.Value) {
 	c.stage = stageDone
 	c.prob = d.Get("prob").Float()
 	c.positive = d.Get("positive").Bool()
-	c.threshold = threshold{name: d.Get("thresholdName").String(), value: d.Get("thresholdValue").Float()}
 	c.heatmap = d.Get("heatmap")
 	c.heatmapSize = d.Get("size").Int()
 	c.seconds = d.Get("seconds").Float()
@@ -79,13 +78,17 @@ func (c *card) status() string {
 		return "decoding image"
 	case stageRunning:
 		return fmt.Sprintf("running model, %.0f s", time.Since(c.started).Seconds())
+	case stageExplain:
+		return "computing the heatmap"
 	case stageDone:
 		return fmt.Sprintf("done in %.1f s", c.seconds)
 	}
 	return c.stage
 }
 
-func (c *card) render(_ threshold) app.UI {
+// render draws the card; th is the model's operating threshold, which the page received
+// once, with the model.
+func (c *card) render(th threshold) app.UI {
 	display := "block"
 	if !c.showHeatmap {
 		display = "none"
@@ -102,7 +105,7 @@ func (c *card) render(_ threshold) app.UI {
 		result = app.Div().Body(
 			app.P().Class("prob").DataSet("prob", strconv.FormatFloat(c.prob, 'g', -1, 64)).
 				Text(fmt.Sprintf("P(pneumonia) = %.3f", c.prob)),
-			app.P().Class("decision "+cls).Text(fmt.Sprintf("Screen %s at operating threshold %q = %.3f", decision, c.threshold.name, c.threshold.value)),
+			app.P().Class("decision "+cls).Text(fmt.Sprintf("Screen %s at operating threshold %q = %.3f", decision, th.name, th.value)),
 			app.Div().Class("controls").Body(
 				app.Label().Body(
 					app.Input().Type("checkbox").Class("heatmap-toggle").Checked(c.showHeatmap).

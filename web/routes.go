@@ -7,8 +7,11 @@ import "github.com/maxence-charriere/go-app/v9/pkg/app"
 
 // Paths of the files the page and its inference worker load, relative to the site root.
 const (
-	WorkerScript  = "/web/worker.js"
-	WorkerWasm    = "/web/worker.wasm"
+	WorkerScript = "/web/worker.js"
+	WorkerWasm   = "/web/worker.wasm"
+	// RefWorkerWasm is the onnx-go reference engine's worker binary. It is not in
+	// CacheableResources: the page fetches it only when the user asks for a cross-check.
+	RefWorkerWasm = "/web/refworker.wasm"
 	ModelManifest = "/web/model.json"
 	Stylesheet    = "/web/pneumoscan.css"
 	IconSmall     = "/web/icon-192.png"

@@ -58,7 +58,6 @@ import (
 	"pneumoscan/model"
 	"pneumoscan/onnxpb"
 	"pneumoscan/preprocess"
-	"pneumoscan/screen"
 	"pneumoscan/server/files"
 	"pneumoscan/server/site"
 	"pneumoscan/web"
@@ -285,7 +284,7 @@ func run(o options) error {
 
 	if o.onnxgo > 0 {
 		// A fresh product worker with the old engine (the convnet worker is terminated).
-		if oldEng.warm, err = loadPage(ctx, screen.EngineOnnxGo, manifest.SHA256); err != nil {
+		if oldEng.warm, err = loadPage(ctx, "onnx-go", manifest.SHA256); err != nil {
 			return err
 		}
 		heap := startSampler(ctx, base)

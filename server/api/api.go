@@ -15,9 +15,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"sync"
 
-	"pneumoscan/gradcam"
 	"pneumoscan/imagedecode"
 	"pneumoscan/model"
 	"pneumoscan/screen"
@@ -26,16 +24,17 @@ import (
 // MaxBody bounds an upload; a 50-megapixel PNG is far smaller than this.
 const MaxBody = 64 << 20
 
-// Screener is what the API needs of *screen.Screener.
+// Screener is what the API needs of *screen.Screener; it must be safe for concurrent use.
 type Screener interface {
 	Metadata() model.Metadata
 	SHA256() string
 	Screen(data []byte) (screen.Result, error)
 }
 
+// api holds no lock of its own: *screen.Screener decodes uploads concurrently and
+// serialises only the engine.
 type api struct {
-	s  Screener
-	mu sync.Mutex // one inference at a time: the graph holds its tensors between runs
+	s Screener
 }
 
 // New returns the API's handler; mount it at "/api/".
@@ -93,9 +92,7 @@ func (a *api) screen(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, err.Error())
 		return
 	}
-	a.mu.Lock()
 	res, err := a.s.Screen(data)
-	a.mu.Unlock()
 	if err != nil {
 		var de *imagedecode.Error
 		if errors.As(err, &de) {
@@ -109,7 +106,7 @@ func (a *api) screen(w http.ResponseWriter, r *http.Request) {
 		Width: res.Width, Height: res.Height}
 	if v := r.URL.Query().Get("heatmap"); v == "1" || v == "true" {
 		var b bytes.Buffer
-		if err := png.Encode(&b, gradcam.Jet(res.Heatmap, res.HeatmapSize)); err != nil {
+		if err := png.Encode(&b, res.HeatmapRGBA()); err != nil {
 			writeError(w, http.StatusInternalServerError, "encoding the heatmap failed: "+err.Error())
 			return
 		}

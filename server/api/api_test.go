@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"pneumoscan/convnet"
 	"pneumoscan/screen"
 )
 
@@ -32,7 +33,7 @@ func server(t *testing.T) *httptest.Server {
 			loadErr = err
 			return
 		}
-		screener, loadErr = screen.New(data)
+		screener, loadErr = screen.New(data, convnet.Engine)
 	})
 	if loadErr != nil {
 		t.Fatal(loadErr)

@@ -29,7 +29,10 @@ type Options struct {
 	Dir        string // output directory, e.g. "static"
 	AppWasm    string // built wasm/app
 	WorkerWasm string // built wasm/worker
-	Model      string // the ONNX model file
+	// RefWorkerWasm is the built wasm/refworker (onnx-go), fetched by the page on request only;
+	// it is outside go-app's cache and so outside the app version.
+	RefWorkerWasm string
+	Model         string // the ONNX model file
 	// WasmExec is the wasm_exec.js matching the Go that built the binaries; empty: the one
 	// in `go env GOROOT`.
 	WasmExec string
@@ -89,6 +92,13 @@ func Generate(o Options) (Result, error) {
 		if err := put(f.dst, data); err != nil {
 			return Result{}, err
 		}
+	}
+	ref, err := os.ReadFile(o.RefWorkerWasm)
+	if err != nil {
+		return Result{}, fmt.Errorf("site: the reference worker: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(o.Dir, "web", "refworker.wasm"), ref); err != nil {
+		return Result{}, err
 	}
 	if err := put("web/model.json", manifest); err != nil {
 		return Result{}, err

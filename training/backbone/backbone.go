@@ -2,7 +2,7 @@
 // random ones, re-estimates their BatchNorm statistics on calibration images, and turns
 // images into pooled feature vectors (package features) for the head to train on.
 //
-// Feature extraction runs the contract model itself (modelconv/contractonnx builds it in
+// Feature extraction runs the contract model itself (modelconv/modelfile builds it in
 // memory) on the lean engine of package convnet, one engine per goroutine, so the trainer
 // sees exactly the backbone that the exported model file will hold.
 package backbone
@@ -26,7 +26,7 @@ import (
 
 	"pneumoscan/imagedecode"
 	"pneumoscan/model"
-	"pneumoscan/modelconv/torchvision"
+	"pneumoscan/modelfile/torchvision"
 	"pneumoscan/preprocess"
 	"pneumoscan/resnet"
 	"pneumoscan/training/augment"

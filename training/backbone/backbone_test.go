@@ -13,7 +13,7 @@ import (
 
 	"pneumoscan/imagedecode"
 	"pneumoscan/model"
-	"pneumoscan/modelconv/torchvision"
+	"pneumoscan/modelfile/torchvision"
 	"pneumoscan/preprocess"
 	"pneumoscan/resnet"
 	"pneumoscan/training/augment"
@@ -463,7 +463,7 @@ func mustRecipe(t *testing.T, cfg Config, sample []dataset.Item) string {
 func TestImportedSource(t *testing.T) {
 	items := fixtureItems(t)
 	arch := resnet.Arch{StemWidth: 8, Widths: [4]int{2, 4, 4, 8}, Expansion: 2, Blocks: [4]int{1, 1, 2, 1}}
-	src := "../../modelconv/torchvision/testdata/tiny_folded.onnx"
+	src := "../../modelfile/torchvision/testdata/tiny_folded.onnx"
 	want, err := torchvisionImport(src, arch)
 	if err != nil {
 		t.Fatal(err)

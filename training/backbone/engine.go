@@ -6,7 +6,7 @@ import (
 
 	"pneumoscan/convnet"
 	"pneumoscan/model"
-	"pneumoscan/modelconv/contractonnx"
+	"pneumoscan/modelfile"
 	"pneumoscan/onnxpb"
 	"pneumoscan/resnet"
 )
@@ -33,11 +33,11 @@ func (b *Backbone) contractModel() (*onnxpb.ModelProto, error) {
 		Thresholds:  []model.Threshold{{Name: "unused", Value: 0.5, Criterion: "feature extraction only"}},
 		Description: "in-memory backbone for feature extraction",
 	}
-	mp, err := contractonnx.Build(b.weights, h, md)
+	mp, err := modelfile.Build(b.weights, h, md)
 	if err != nil {
 		return nil, fmt.Errorf("backbone: %w", err)
 	}
-	if err := model.Prepare(mp); err != nil {
+	if err := modelfile.Canonicalize(mp); err != nil {
 		return nil, fmt.Errorf("backbone: %w", err)
 	}
 	return mp, nil

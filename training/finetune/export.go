@@ -2,7 +2,7 @@ package finetune
 
 import (
 	"pneumoscan/model"
-	"pneumoscan/modelconv/contractonnx"
+	"pneumoscan/modelfile"
 	"pneumoscan/onnxpb"
 	"pneumoscan/resnet"
 	"pneumoscan/training/head"
@@ -20,5 +20,5 @@ func (n *Net) ContractModel(bb *resnet.Backbone, ps [][]float32, norm head.Norm,
 	if err != nil {
 		return nil, err
 	}
-	return contractonnx.Build(nb, h, md)
+	return modelfile.Build(nb, h, md)
 }

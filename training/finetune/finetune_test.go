@@ -11,9 +11,10 @@ import (
 
 	"github.com/x448/float16"
 
+	"pneumoscan/convnet"
 	"pneumoscan/imagedecode"
 	"pneumoscan/model"
-	"pneumoscan/modelconv/contractonnx"
+	"pneumoscan/modelfile"
 	"pneumoscan/preprocess"
 	"pneumoscan/resnet"
 	"pneumoscan/screen"
@@ -347,15 +348,15 @@ func TestExportScreen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mp, err = contractonnx.Quantize(mp); err != nil {
+	if mp, err = modelfile.Quantize(mp); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "m.onnx")
-	if err := contractonnx.WriteFile(path, mp); err != nil {
+	if err := modelfile.WriteFile(path, mp); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := os.ReadFile(path)
-	s, err := screen.New(data)
+	s, err := screen.New(data, convnet.Engine)
 	if err != nil {
 		t.Fatal(err)
 	}

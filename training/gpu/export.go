@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"pneumoscan/model"
-	"pneumoscan/modelconv/contractonnx"
+	"pneumoscan/modelfile"
 	"pneumoscan/training/dataset"
 	"pneumoscan/training/metrics"
 )
@@ -109,14 +109,14 @@ func Metadata(res *Result, valY []int, o Options, info RunInfo) (model.Metadata,
 
 // ONNX builds the int8 contract model of the best epoch.
 func ONNX(res *Result, md model.Metadata) ([]byte, error) {
-	mp, err := contractonnx.Build(res.Backbone, res.Head, md)
+	mp, err := modelfile.Build(res.Backbone, res.Head, md)
 	if err != nil {
 		return nil, err
 	}
-	if mp, err = contractonnx.Quantize(mp); err != nil {
+	if mp, err = modelfile.Quantize(mp); err != nil {
 		return nil, err
 	}
-	return contractonnx.Marshal(mp)
+	return modelfile.Marshal(mp)
 }
 
 // MaxRelDiff is max |a-b| / max |b|: the distance between two sets of logits relative to

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"pneumoscan/convnet"
 	"pneumoscan/model"
 	"pneumoscan/screen"
 	"pneumoscan/training/augment"
@@ -99,7 +100,7 @@ func TestExportScreens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := screen.New(got)
+	s, err := screen.New(got, convnet.Engine)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 //	w' = w * gamma / sqrt(var + eps),  b' = beta - mean * gamma / sqrt(var + eps),
 //
 // the kernels turned from GoMLX's [k, k, in, out] into ONNX's [out, in, k, k], and the head
-// as the contract stores it. The result is what contractonnx.Build takes.
+// as the contract stores it. The result is what modelfile.Build takes.
 func Fold(ctx *context.Context, n Net) (*resnet.Backbone, *resnet.Head, error) {
 	convs := n.Arch.Convs()
 	b := &resnet.Backbone{Arch: n.Arch, Convs: make([]resnet.ConvWeights, len(convs))}

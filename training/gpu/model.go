@@ -1,7 +1,7 @@
 // Package gpu trains the pneumoscan classifier end to end (backbone and head) with GoMLX,
 // on whatever backend GoMLX is given: XLA with a CUDA PJRT plugin on a GPU machine, or
 // GoMLX's pure-Go backend for forward passes in tests. It then folds each BatchNorm into its
-// convolution and hands the weights to modelconv/contractonnx, so the exported model is the
+// convolution and hands the weights to modelconv/modelfile, so the exported model is the
 // same contract ONNX file the CPU trainer writes.
 //
 // The network is the one in package resnet (torchvision ResNet v1.5 layout, any Arch), with

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"pneumoscan/model"
 )
 
 // probEps keeps logit finite when fitting on probabilities of exactly 0 or 1
@@ -20,18 +21,11 @@ func sigmoid(z float64) float64 {
 	return e / (1 + e)
 }
 
-// ApplyTemperature returns sigmoid(logit(p) / t). t > 1 softens
-// over-confident probabilities, t < 1 sharpens them; 0 and 1 stay put and
-// the order of the scores (so ROC-AUC) never changes.
-func ApplyTemperature(p, t float64) float64 {
-	return sigmoid(logit(p) / t)
-}
-
-// ApplyTemperatureAll maps ApplyTemperature over probs into a new slice.
+// ApplyTemperatureAll maps model.ApplyTemperature (what a model file's temperature means) over probs into a new slice.
 func ApplyTemperatureAll(probs []float64, t float64) []float64 {
 	out := make([]float64, len(probs))
 	for i, p := range probs {
-		out[i] = ApplyTemperature(p, t)
+		out[i] = model.ApplyTemperature(p, t)
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"pneumoscan/model"
 	"testing"
 )
 
@@ -257,10 +258,10 @@ func TestTemperatureHandWorked(t *testing.T) {
 	if !near(T, 1/math.Log(3), 1e-6) {
 		t.Errorf("T = %v, want 1/ln3 = %v", T, 1/math.Log(3))
 	}
-	if got := ApplyTemperature(p1, T); !near(got, .75, 1e-6) {
+	if got := model.ApplyTemperature(p1, T); !near(got, .75, 1e-6) {
 		t.Errorf("calibrated p = %v, want 0.75", got)
 	}
-	if ApplyTemperature(0, 2) != 0 || ApplyTemperature(1, 2) != 1 || !near(ApplyTemperature(.5, 3), .5, 1e-15) {
+	if model.ApplyTemperature(0, 2) != 0 || model.ApplyTemperature(1, 2) != 1 || !near(model.ApplyTemperature(.5, 3), .5, 1e-15) {
 		t.Error("0, 1/2 and 1 must be fixed points")
 	}
 }

@@ -5,11 +5,12 @@
 // Page -> worker: {type:"load", engine?}; {type:"screen", id, name, bytes: ArrayBuffer}.
 // Worker -> page: {type:"progress", stage, loaded, total}; {type:"ready", name, version,
 // sha256, trained, thresholdName, thresholdValue, engine}; {type:"fatal", message};
-// {type:"stage", id, stage}; {type:"result", id, prob, positive, thresholdName,
-// thresholdValue, heatmap: ArrayBuffer RGBA, size, seconds, decodedAt, wasmBytes};
-// {type:"error", id, message}.
-// The page never sets engine (the worker's default runs); the benchmark page
-// (bench/web) sets "onnx-go" to measure the old engine, and reads decodedAt
+// {type:"stage", id, stage}; {type:"result", id, prob, positive, heatmap: ArrayBuffer RGBA,
+// size, seconds, decodedAt, wasmBytes}; {type:"error", id, message}.
+// The operating threshold comes once, in "ready"; a result carries only its verdict.
+// engine picks the wasm binary this worker runs: "" (the product, worker.wasm: convnet) or
+// "onnx-go" (refworker.wasm: the onnx-go reference, which the page starts only for a
+// cross-check the user asks for, and the benchmark page to measure it). bench/web reads decodedAt
 // (performance.timeOrigin-based ms, comparable across the page and the worker) and
 // wasmBytes (the Go linear memory, which never shrinks, so its latest size is its peak).
 "use strict";
@@ -18,7 +19,7 @@ importScripts("/wasm_exec.js");
 
 const MODEL_CACHE = "pneumoscan-models";
 const MANIFEST_URL = "/web/model.json";
-const WASM_URL = "/web/worker.wasm";
+const WASM_URLS = { "": "/web/worker.wasm", "onnx-go": "/web/refworker.wasm" };
 
 let engine = null;     // globalThis.pneumoscan, set by worker.wasm
 let memory = null;     // worker.wasm's linear memory (Go exports it as "mem")
@@ -34,14 +35,16 @@ async function sha256(buf) {
   return hex(await crypto.subtle.digest("SHA-256", buf));
 }
 
-async function startGo() {
+async function startGo(engineName) {
+  const url = WASM_URLS[engineName || ""];
+  if (!url) throw new Error("unknown engine " + JSON.stringify(engineName));
   const go = new Go();
-  const resp = await fetch(WASM_URL);
-  if (!resp.ok) throw new Error("loading " + WASM_URL + " failed: HTTP " + resp.status);
+  const resp = await fetch(url);
+  if (!resp.ok) throw new Error("loading " + url + " failed: HTTP " + resp.status);
   const { instance } = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
   memory = instance.exports.mem;
   go.run(instance); // main registers globalThis.pneumoscan before it blocks
-  if (!globalThis.pneumoscan) throw new Error("worker.wasm did not register its functions");
+  if (!globalThis.pneumoscan) throw new Error(url + " did not register its functions");
   return globalThis.pneumoscan;
 }
 
@@ -78,7 +81,7 @@ function checkSum(got, manifest, where) {
 
 async function loadModel(engineName) {
   postMessage({ type: "progress", stage: "starting the engine", loaded: 0, total: 0 });
-  engine = await startGo();
+  engine = await startGo(engineName);
   const mresp = await fetch(MANIFEST_URL);
   if (!mresp.ok) throw new Error("loading " + MANIFEST_URL + " failed: HTTP " + mresp.status);
   const manifest = await mresp.json();
@@ -103,7 +106,7 @@ async function loadModel(engineName) {
     if (new URL(req.url).pathname !== manifest.url) await cache.delete(req);
   }
   postMessage({ type: "progress", stage: "building the model graph", loaded: manifest.size, total: manifest.size });
-  const meta = engine.load(new Uint8Array(bytes), engineName || "");
+  const meta = engine.load(new Uint8Array(bytes));
   if (meta.error) throw new Error(meta.error);
   checkSum(meta.sha256, manifest, "handed to the engine");
   postMessage(Object.assign({ type: "ready" }, meta));
@@ -122,7 +125,7 @@ async function drain() {
         const t0 = performance.now();
         let decodedAt = 0;
         const res = engine.screen(new Uint8Array(job.bytes), (stage) => {
-          if (stage === "running") decodedAt = performance.timeOrigin + performance.now(); // worker.wasm says "running" once the image is decoded
+          if (stage === "running") decodedAt = performance.timeOrigin + performance.now(); // screen.Running starts once the image is decoded
           postMessage({ type: "stage", id: job.id, stage });
         });
         if (res.error) {

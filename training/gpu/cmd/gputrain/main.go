@@ -30,7 +30,7 @@ import (
 	_ "github.com/gomlx/gomlx/backends/default"
 
 	"pneumoscan/model"
-	"pneumoscan/modelconv/contractonnx"
+	"pneumoscan/modelfile"
 	"pneumoscan/resnet"
 	"pneumoscan/training/augment"
 	"pneumoscan/training/dataset"
@@ -375,7 +375,7 @@ func cmdCollect(args []string) error {
 	}
 	fmt.Printf("verified %d model parts, %d weight shards, %d other files against %s\n",
 		len(m.Model.Parts), len(m.Weights.Parts), len(m.Extra), filepath.Join(*dir, shard.ManifestName))
-	mp, err := contractonnx.Unmarshal(data)
+	mp, err := modelfile.Unmarshal(data)
 	if err != nil {
 		return err
 	}
@@ -397,11 +397,11 @@ func cmdCollect(args []string) error {
 			return err
 		}
 		md.Description += " This file: float32 rebuilt from float16 weight shards."
-		full, err := contractonnx.Build(b, h, md)
+		full, err := modelfile.Build(b, h, md)
 		if err != nil {
 			return err
 		}
-		if err := contractonnx.WriteFile(*fp32, full); err != nil {
+		if err := modelfile.WriteFile(*fp32, full); err != nil {
 			return err
 		}
 		fmt.Printf("wrote %s (float32 from float16 shards)\n", *fp32)

@@ -1,4 +1,4 @@
-package model_test
+package inference
 
 import (
 	"math"
@@ -10,7 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"gorgonia.org/tensor"
 
-	"pneumoscan/model"
+	"pneumoscan/modelfile"
 	"pneumoscan/onnxpb"
 )
 
@@ -31,19 +31,11 @@ func floatAttr(name string, v float32) *onnxpb.AttributeProto {
 	return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_FLOAT, F: v}
 }
 
-func int8Tensor(name string, dims []int64, v []int8) *onnxpb.TensorProto {
-	raw := make([]byte, len(v))
-	for i, x := range v {
-		raw[i] = byte(x)
-	}
-	return &onnxpb.TensorProto{Name: name, Dims: dims, DataType: int32(onnxpb.TensorProto_INT8), RawData: raw}
-}
-
 func findInit(t *testing.T, g *onnxpb.GraphProto, name string) []float32 {
 	t.Helper()
 	for _, x := range g.Initializer {
 		if x.Name == name {
-			v, err := model.FloatValues(x)
+			v, err := modelfile.Floats(x)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,10 +90,10 @@ func TestPrepareFoldsDequantize(t *testing.T) {
 		Input:  []*onnxpb.ValueInfoProto{valueInfo("x", 1, 2)},
 		Output: []*onnxpb.ValueInfoProto{valueInfo("y", 1, 3)},
 		Initializer: []*onnxpb.TensorProto{
-			int8Tensor("w_q", []int64{2, 3}, []int8{1, -2, 127, -127, 0, 3}),
-			model.FloatTensor("w_s", []int{2}, []float32{0.5, 2}),
+			modelfile.Int8Tensor("w_q", []int{2, 3}, []int8{1, -2, 127, -127, 0, 3}),
+			modelfile.FloatTensor("w_s", []int{2}, []float32{0.5, 2}),
 			{Name: "u_q", Dims: []int64{3}, DataType: int32(onnxpb.TensorProto_UINT8), RawData: []byte{128, 130, 0}},
-			model.FloatTensor("u_s", nil, []float32{0.25}),
+			modelfile.FloatTensor("u_s", nil, []float32{0.25}),
 			{Name: "u_z", DataType: int32(onnxpb.TensorProto_UINT8), RawData: []byte{128}},
 		},
 		Node: []*onnxpb.NodeProto{
@@ -111,7 +103,7 @@ func TestPrepareFoldsDequantize(t *testing.T) {
 			{OpType: "Add", Input: []string{"xw", "u"}, Output: []string{"y"}},
 		},
 	}}
-	if err := model.Prepare(mp); err != nil {
+	if err := prepare(mp); err != nil {
 		t.Fatal(err)
 	}
 	if got := opTypes(mp.Graph); got != "MatMul,Add" {
@@ -149,11 +141,11 @@ func TestPrepareRewritesGemm(t *testing.T) {
 	mp := &onnxpb.ModelProto{Graph: &onnxpb.GraphProto{
 		Input:       []*onnxpb.ValueInfoProto{valueInfo("b", N, K), valueInfo("x", 1, K)},
 		Output:      []*onnxpb.ValueInfoProto{valueInfo("y", 1, N)},
-		Initializer: []*onnxpb.TensorProto{model.FloatTensor("b", []int{N, K}, b), model.FloatTensor("c", []int{1, N}, c)},
+		Initializer: []*onnxpb.TensorProto{modelfile.FloatTensor("b", []int{N, K}, b), modelfile.FloatTensor("c", []int{1, N}, c)},
 		Node: []*onnxpb.NodeProto{{OpType: "Gemm", Input: []string{"x", "b", "c"}, Output: []string{"y"},
 			Attribute: []*onnxpb.AttributeProto{intAttr("transB", 1), floatAttr("alpha", 2), floatAttr("beta", 0.5)}}},
 	}}
-	if err := model.Prepare(mp); err != nil {
+	if err := prepare(mp); err != nil {
 		t.Fatal(err)
 	}
 	if got := opTypes(mp.Graph); got != "MatMul,Add" {
@@ -189,7 +181,7 @@ func TestPrepareGuardsConsumedOutputs(t *testing.T) {
 			{OpType: "Sigmoid", Input: []string{"f"}, Output: []string{"p"}},
 		},
 	}}
-	if err := model.Prepare(mp); err != nil {
+	if err := prepare(mp); err != nil {
 		t.Fatal(err)
 	}
 	if got := opTypes(mp.Graph); got != "Relu,Sigmoid,Identity" {
@@ -218,11 +210,11 @@ func TestPrepareRefuses(t *testing.T) {
 		}}
 	}
 	grouped := base(&onnxpb.NodeProto{OpType: "Conv", Input: []string{"x", "w"}, Output: []string{"y"}, Attribute: []*onnxpb.AttributeProto{intAttr("group", 2)}})
-	grouped.Graph.Initializer = []*onnxpb.TensorProto{model.FloatTensor("w", []int{2, 1, 1, 1}, []float32{1, 1})}
+	grouped.Graph.Initializer = []*onnxpb.TensorProto{modelfile.FloatTensor("w", []int{2, 1, 1, 1}, []float32{1, 1})}
 	leftover := base(&onnxpb.NodeProto{OpType: "Add", Input: []string{"x", "k"}, Output: []string{"y"}})
-	leftover.Graph.Initializer = []*onnxpb.TensorProto{int8Tensor("k", []int64{1}, []int8{1})}
+	leftover.Graph.Initializer = []*onnxpb.TensorProto{modelfile.Int8Tensor("k", []int{1}, []int8{1})}
 	dynamicDQ := base(&onnxpb.NodeProto{OpType: "DequantizeLinear", Input: []string{"x", "s"}, Output: []string{"y"}})
-	dynamicDQ.Graph.Initializer = []*onnxpb.TensorProto{model.FloatTensor("s", nil, []float32{1})}
+	dynamicDQ.Graph.Initializer = []*onnxpb.TensorProto{modelfile.FloatTensor("s", nil, []float32{1})}
 	for _, tc := range []struct {
 		name string
 		mp   *onnxpb.ModelProto
@@ -234,7 +226,7 @@ func TestPrepareRefuses(t *testing.T) {
 		{"dequantize of an activation", dynamicDQ, `input "x" is not an initializer`},
 		{"no graph", &onnxpb.ModelProto{}, "no graph"},
 	} {
-		err := model.Prepare(tc.mp)
+		err := prepare(tc.mp)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want it to mention %q", tc.name, err, tc.want)
 		}

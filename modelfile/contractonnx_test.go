@@ -1,4 +1,4 @@
-package contractonnx
+package modelfile
 
 import (
 	"errors"

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"pneumoscan/modelconv/contractonnx"
+	"pneumoscan/modelfile"
 	"pneumoscan/onnxpb"
 	"pneumoscan/resnet"
 )
@@ -62,12 +62,12 @@ func TestImportMatchesPyTorch(t *testing.T) {
 			var err error
 			if name, ok := strings.CutSuffix(file, " as float_data"); ok {
 				// The same weights stored in float_data instead of raw_data.
-				m, err := contractonnx.ReadFile(filepath.Join("testdata", name))
+				m, err := modelfile.ReadFile(filepath.Join("testdata", name))
 				if err != nil {
 					t.Fatal(err)
 				}
 				for _, in := range m.Graph.Initializer {
-					if in.FloatData, err = contractonnx.Floats(in); err != nil {
+					if in.FloatData, err = modelfile.Floats(in); err != nil {
 						t.Fatal(err)
 					}
 					in.RawData = nil

@@ -13,7 +13,7 @@ import (
 	"math"
 	"os"
 
-	"pneumoscan/modelconv/contractonnx"
+	"pneumoscan/modelfile"
 	"pneumoscan/onnxpb"
 	"pneumoscan/resnet"
 )
@@ -24,7 +24,7 @@ func ImportFile(path string, arch resnet.Arch) (*resnet.Backbone, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := contractonnx.Unmarshal(data)
+	m, err := modelfile.Unmarshal(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -126,7 +126,7 @@ func importConv(c resnet.Conv, n *onnxpb.NodeProto, consts map[string]*onnxpb.Te
 	if !ok {
 		return w, fmt.Errorf("weight %q is not an initializer or constant", n.Input[1])
 	}
-	dims, err := contractonnx.Dims(wt)
+	dims, err := modelfile.Dims(wt)
 	if err != nil {
 		return w, err
 	}
@@ -136,7 +136,7 @@ func importConv(c resnet.Conv, n *onnxpb.NodeProto, consts map[string]*onnxpb.Te
 	if err := checkAttributes(c, n); err != nil {
 		return w, err
 	}
-	if w.Weight, err = contractonnx.Floats(wt); err != nil {
+	if w.Weight, err = modelfile.Floats(wt); err != nil {
 		return w, err
 	}
 	w.Bias = make([]float32, c.Out)
@@ -145,7 +145,7 @@ func importConv(c resnet.Conv, n *onnxpb.NodeProto, consts map[string]*onnxpb.Te
 		if !ok {
 			return w, fmt.Errorf("bias %q is not an initializer or constant", n.Input[2])
 		}
-		if w.Bias, err = contractonnx.Floats(bt); err != nil {
+		if w.Bias, err = modelfile.Floats(bt); err != nil {
 			return w, err
 		}
 		if len(w.Bias) != c.Out {
@@ -221,7 +221,7 @@ func foldBN(w *resnet.ConvWeights, c resnet.Conv, bn *onnxpb.NodeProto, consts m
 		if !ok {
 			return fmt.Errorf("BatchNormalization %q: %q is not an initializer or constant", bn.Name, bn.Input[i+1])
 		}
-		v, err := contractonnx.Floats(t)
+		v, err := modelfile.Floats(t)
 		if err != nil {
 			return err
 		}

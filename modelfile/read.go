@@ -1,4 +1,4 @@
-package contractonnx
+package modelfile
 
 import (
 	"errors"
@@ -8,7 +8,6 @@ import (
 
 	"pneumoscan/model"
 	"pneumoscan/onnxpb"
-	"pneumoscan/quant"
 	"pneumoscan/resnet"
 )
 
@@ -23,7 +22,7 @@ type Tensor struct {
 func FloatTensors(m *onnxpb.ModelProto) (map[string]Tensor, error) {
 	g := m.GetGraph()
 	if g == nil {
-		return nil, errors.New("contractonnx: model has no graph")
+		return nil, errors.New("modelfile: model has no graph")
 	}
 	inits := make(map[string]*onnxpb.TensorProto, len(g.Initializer))
 	out := make(map[string]Tensor)
@@ -46,69 +45,16 @@ func FloatTensors(m *onnxpb.ModelProto) (map[string]Tensor, error) {
 		if n.OpType != "DequantizeLinear" || len(n.Input) < 2 || len(n.Output) != 1 {
 			continue
 		}
-		qt, st := inits[n.Input[0]], inits[n.Input[1]]
-		if qt == nil || st == nil {
-			continue
+		if inits[n.Input[0]] == nil || inits[n.Input[1]] == nil {
+			continue // an activation, not a stored weight
 		}
-		t, err := dequantize(n, qt, st, inits)
+		t, err := dequantizeNode(n, inits)
 		if err != nil {
 			return nil, err
 		}
 		out[n.Output[0]] = t
 	}
 	return out, nil
-}
-
-func dequantize(n *onnxpb.NodeProto, qt, st *onnxpb.TensorProto, inits map[string]*onnxpb.TensorProto) (Tensor, error) {
-	dims, err := Dims(qt)
-	if err != nil {
-		return Tensor{}, err
-	}
-	q, err := Int8s(qt)
-	if err != nil {
-		return Tensor{}, fmt.Errorf("DequantizeLinear %q: %w", n.Name, err)
-	}
-	scale, err := Floats(st)
-	if err != nil {
-		return Tensor{}, fmt.Errorf("DequantizeLinear %q: %w", n.Name, err)
-	}
-	if len(n.Input) > 2 {
-		if zt := inits[n.Input[2]]; zt != nil {
-			z, err := Int8s(zt)
-			if err != nil {
-				return Tensor{}, fmt.Errorf("DequantizeLinear %q: %w", n.Name, err)
-			}
-			for _, v := range z {
-				if v != 0 {
-					return Tensor{}, fmt.Errorf("DequantizeLinear %q: zero point %d, only symmetric (0) is supported", n.Name, v)
-				}
-			}
-		}
-	}
-	axis := 1 // ONNX's default
-	for _, a := range n.Attribute {
-		if a.Name == "axis" {
-			axis = int(a.I)
-		}
-	}
-	if axis < 0 {
-		axis += len(dims)
-	}
-	if len(scale) == 1 && len(dims) > 0 { // per-tensor: one scale for all
-		axis, scale = 0, repeat(scale[0], dims[0])
-	}
-	if axis < 0 || axis >= len(dims) || dims[axis] != len(scale) {
-		return Tensor{}, fmt.Errorf("DequantizeLinear %q: %d scales do not fit shape %v on axis %d", n.Name, len(scale), dims, axis)
-	}
-	return Tensor{Dims: dims, Data: quant.Dequantize(q, scale, dims, axis)}, nil
-}
-
-func repeat(v float32, n int) []float32 {
-	out := make([]float32, n)
-	for i := range out {
-		out[i] = v
-	}
-	return out
 }
 
 var blockName = regexp.MustCompile(`^layer([1-4])\.(\d+)\.conv1\.weight$`)
@@ -118,7 +64,7 @@ func InferArch(ts map[string]Tensor) (resnet.Arch, error) {
 	var a resnet.Arch
 	stem, ok := ts["conv1.weight"]
 	if !ok || len(stem.Dims) != 4 {
-		return a, errors.New("contractonnx: no conv1.weight [O,3,7,7]: not a pneumoscan ResNet contract model")
+		return a, errors.New("modelfile: no conv1.weight [O,3,7,7]: not a pneumoscan ResNet contract model")
 	}
 	a.StemWidth = stem.Dims[0]
 	for name := range ts {
@@ -129,7 +75,7 @@ func InferArch(ts map[string]Tensor) (resnet.Arch, error) {
 		s, _ := strconv.Atoi(m[1])
 		b, err := strconv.Atoi(m[2])
 		if err != nil || b > 1000 {
-			return a, fmt.Errorf("contractonnx: bad block name %q", name)
+			return a, fmt.Errorf("modelfile: bad block name %q", name)
 		}
 		a.Blocks[s-1] = max(a.Blocks[s-1], b+1)
 	}
@@ -137,7 +83,7 @@ func InferArch(ts map[string]Tensor) (resnet.Arch, error) {
 		first := fmt.Sprintf("layer%d.0.", s+1)
 		c1, c3 := ts[first+"conv1.weight"], ts[first+"conv3.weight"]
 		if len(c1.Dims) != 4 || len(c3.Dims) != 4 {
-			return a, fmt.Errorf("contractonnx: missing %sconv1/conv3 weights", first)
+			return a, fmt.Errorf("modelfile: missing %sconv1/conv3 weights", first)
 		}
 		a.Widths[s] = c1.Dims[0]
 	}
@@ -162,10 +108,10 @@ func Weights(m *onnxpb.ModelProto) (*resnet.Backbone, *resnet.Head, error) {
 		w, okW := ts[c.Name+".weight"]
 		bias, okB := ts[c.Name+".bias"]
 		if !okW || !okB {
-			return nil, nil, fmt.Errorf("contractonnx: %s.weight or .bias is missing", c.Name)
+			return nil, nil, fmt.Errorf("modelfile: %s.weight or .bias is missing", c.Name)
 		}
 		if !equalDims(w.Dims, c.WeightShape()) {
-			return nil, nil, fmt.Errorf("contractonnx: %s.weight has shape %v, want %v: %w", c.Name, w.Dims, c.WeightShape(), resnet.ErrShape)
+			return nil, nil, fmt.Errorf("modelfile: %s.weight has shape %v, want %v: %w", c.Name, w.Dims, c.WeightShape(), resnet.ErrShape)
 		}
 		b.Convs = append(b.Convs, resnet.ConvWeights{Weight: w.Data, Bias: bias.Data})
 	}
@@ -184,12 +130,12 @@ func Weights(m *onnxpb.ModelProto) (*resnet.Backbone, *resnet.Head, error) {
 func HeadFrom(ts map[string]Tensor) (*resnet.Head, error) {
 	for _, name := range []string{model.HeadHiddenWeight, model.HeadHiddenBias, model.HeadOutWeight, model.HeadOutBias} {
 		if _, ok := ts[name]; !ok {
-			return nil, fmt.Errorf("contractonnx: no %s initializer", name)
+			return nil, fmt.Errorf("modelfile: no %s initializer", name)
 		}
 	}
 	fc1, fc2 := ts[model.HeadHiddenWeight], ts[model.HeadOutWeight]
 	if len(fc1.Dims) != 2 || len(fc2.Dims) != 2 || fc2.Dims[1] != 1 {
-		return nil, fmt.Errorf("contractonnx: head weights have shapes %v and %v, want [F,U] and [U,1]: %w", fc1.Dims, fc2.Dims, resnet.ErrShape)
+		return nil, fmt.Errorf("modelfile: head weights have shapes %v and %v, want [F,U] and [U,1]: %w", fc1.Dims, fc2.Dims, resnet.ErrShape)
 	}
 	h := &resnet.Head{
 		Features: fc1.Dims[0], Hidden: fc1.Dims[1],
@@ -209,4 +155,39 @@ func equalDims(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// ReadHead reads the contract's head (the four head initializers, dequantized where the file
+// stores them as int8) without decoding the rest of the weights, so a page that only needs
+// the head for Grad-CAM does not hold a second copy of the backbone.
+func ReadHead(m *onnxpb.ModelProto) (*resnet.Head, error) {
+	g := m.GetGraph()
+	if g == nil {
+		return nil, errors.New("modelfile: model has no graph")
+	}
+	want := map[string]bool{model.HeadHiddenWeight: true, model.HeadHiddenBias: true, model.HeadOutWeight: true, model.HeadOutBias: true}
+	inits := make(map[string]*onnxpb.TensorProto, len(g.Initializer))
+	ts := make(map[string]Tensor, len(want))
+	for _, t := range g.Initializer {
+		inits[t.Name] = t
+		if !want[t.Name] || t.DataType != int32(onnxpb.TensorProto_FLOAT) {
+			continue
+		}
+		data, err := Floats(t)
+		if err != nil {
+			return nil, fmt.Errorf("model head: %w", err)
+		}
+		ts[t.Name] = Tensor{Dims: mustDims(t.Dims), Data: data}
+	}
+	for _, n := range g.Node {
+		if n.OpType != "DequantizeLinear" || len(n.Output) != 1 || !want[n.Output[0]] {
+			continue
+		}
+		t, err := dequantizeNode(n, inits)
+		if err != nil {
+			return nil, fmt.Errorf("model head: %w", err)
+		}
+		ts[n.Output[0]] = t
+	}
+	return HeadFrom(ts)
 }

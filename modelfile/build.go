@@ -1,8 +1,8 @@
-// Package contractonnx writes and reads pneumoscan contract models (see package model): a
+// Package modelfile writes and reads pneumoscan contract models (see package model): a
 // ResNet backbone with BatchNorm folded into its convolutions, the classifier head, and the
 // metadata, as an ONNX graph that onnx-go can run (no Gemm, an Identity in front of the
 // "features" output), in float32 or with int8 per-channel weights behind DequantizeLinear.
-package contractonnx
+package modelfile
 
 import (
 	"fmt"
@@ -30,20 +30,20 @@ func Build(b *resnet.Backbone, h *resnet.Head, md model.Metadata) (*onnxpb.Model
 		return nil, err
 	}
 	if h.Features != b.Arch.Features() {
-		return nil, fmt.Errorf("contractonnx: head takes %d features, the backbone gives %d: %w", h.Features, b.Arch.Features(), resnet.ErrShape)
+		return nil, fmt.Errorf("modelfile: head takes %d features, the backbone gives %d: %w", h.Features, b.Arch.Features(), resnet.ErrShape)
 	}
 	size := md.Preprocess.Size
 	fsize := b.Arch.FeatureSize(size)
 	if fsize < 1 {
-		return nil, fmt.Errorf("contractonnx: input size %d is too small for a ResNet", size)
+		return nil, fmt.Errorf("modelfile: input size %d is too small for a ResNet", size)
 	}
 
 	g := &graph{GraphProto: &onnxpb.GraphProto{Name: "pneumoscan"}}
 	convs := b.Arch.Convs()
 	conv := func(i int, in string) string {
 		c, w := convs[i], b.Convs[i]
-		g.init(floatTensor(c.Name+".weight", c.WeightShape(), w.Weight))
-		g.init(floatTensor(c.Name+".bias", []int{c.Out}, w.Bias))
+		g.init(FloatTensor(c.Name+".weight", c.WeightShape(), w.Weight))
+		g.init(FloatTensor(c.Name+".bias", []int{c.Out}, w.Bias))
 		out := c.Name + ".out"
 		g.node("Conv", c.Name, []string{in, c.Name + ".weight", c.Name + ".bias"}, out,
 			ints("kernel_shape", c.Kernel, c.Kernel), ints("strides", c.Stride, c.Stride),
@@ -77,10 +77,10 @@ func Build(b *resnet.Backbone, h *resnet.Head, md model.Metadata) (*onnxpb.Model
 	g.node("Flatten", "flatten", []string{"avgpool"}, "flatten", intAttr("axis", 1))
 
 	// MatMul + Add, not Gemm: onnx-go's Gemm writes into its bias.
-	g.init(floatTensor(model.HeadHiddenWeight, []int{h.Features, h.Hidden}, h.FC1))
-	g.init(floatTensor(model.HeadHiddenBias, []int{h.Hidden}, h.B1))
-	g.init(floatTensor(model.HeadOutWeight, []int{h.Hidden, 1}, h.FC2))
-	g.init(floatTensor(model.HeadOutBias, []int{1}, h.B2))
+	g.init(FloatTensor(model.HeadHiddenWeight, []int{h.Features, h.Hidden}, h.FC1))
+	g.init(FloatTensor(model.HeadHiddenBias, []int{h.Hidden}, h.B1))
+	g.init(FloatTensor(model.HeadOutWeight, []int{h.Hidden, 1}, h.FC2))
+	g.init(FloatTensor(model.HeadOutBias, []int{1}, h.B2))
 	g.node("MatMul", "head.fc1", []string{"flatten", model.HeadHiddenWeight}, "head.fc1.mm")
 	g.node("Add", "head.fc1.add", []string{"head.fc1.mm", model.HeadHiddenBias}, "head.fc1.out")
 	relu("head.fc1.out", "head.relu")

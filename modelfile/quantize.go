@@ -1,4 +1,4 @@
-package contractonnx
+package modelfile
 
 import (
 	"errors"
@@ -28,11 +28,11 @@ var ErrNothingToQuantize = errors.New("no float32 Conv or MatMul weight initiali
 // DequantizeLinear node. Biases and everything else stay float32.
 func Quantize(m *onnxpb.ModelProto) (*onnxpb.ModelProto, error) {
 	if m.GetGraph() == nil {
-		return nil, errors.New("contractonnx: model has no graph")
+		return nil, errors.New("modelfile: model has no graph")
 	}
 	for _, op := range m.OpsetImport {
 		if op.Domain == "" && op.Version < Opset {
-			return nil, fmt.Errorf("contractonnx: opset %d has no per-axis DequantizeLinear (need %d)", op.Version, Opset)
+			return nil, fmt.Errorf("modelfile: opset %d has no per-axis DequantizeLinear (need %d)", op.Version, Opset)
 		}
 	}
 	out := proto.Clone(m).(*onnxpb.ModelProto)
@@ -66,20 +66,20 @@ func Quantize(m *onnxpb.ModelProto) (*onnxpb.ModelProto, error) {
 			return nil, err
 		}
 		if n.OpType == "MatMul" && len(dims) != 2 {
-			return nil, fmt.Errorf("contractonnx: MatMul weight %q has shape %v, want [K, N]", w.Name, dims)
+			return nil, fmt.Errorf("modelfile: MatMul weight %q has shape %v, want [K, N]", w.Name, dims)
 		}
 		if len(dims) == 0 || dims[axis] == 0 {
-			return nil, fmt.Errorf("contractonnx: %s weight %q has shape %v", n.OpType, w.Name, dims)
+			return nil, fmt.Errorf("modelfile: %s weight %q has shape %v", n.OpType, w.Name, dims)
 		}
 		data, err := Floats(w)
 		if err != nil {
 			return nil, err
 		}
 		q, scale := quant.PerChannel(data, dims, axis)
-		g.Initializer[i] = int8Tensor(w.Name+QuantizedSuffix, dims, q)
+		g.Initializer[i] = Int8Tensor(w.Name+QuantizedSuffix, dims, q)
 		g.Initializer = append(g.Initializer,
-			floatTensor(w.Name+ScaleSuffix, []int{len(scale)}, scale),
-			int8Tensor(w.Name+ZeroPointSuffix, []int{len(scale)}, make([]int8, len(scale))))
+			FloatTensor(w.Name+ScaleSuffix, []int{len(scale)}, scale),
+			Int8Tensor(w.Name+ZeroPointSuffix, []int{len(scale)}, make([]int8, len(scale))))
 		dq = append(dq, &onnxpb.NodeProto{
 			OpType: "DequantizeLinear", Name: w.Name + "_dequantize",
 			Input:     []string{w.Name + QuantizedSuffix, w.Name + ScaleSuffix, w.Name + ZeroPointSuffix},
@@ -89,7 +89,7 @@ func Quantize(m *onnxpb.ModelProto) (*onnxpb.ModelProto, error) {
 		done[w.Name] = true
 	}
 	if len(dq) == 0 {
-		return nil, fmt.Errorf("contractonnx: %w", ErrNothingToQuantize)
+		return nil, fmt.Errorf("modelfile: %w", ErrNothingToQuantize)
 	}
 	// The dequantize nodes read only initializers, so putting them first keeps the node
 	// list topologically sorted, as ONNX requires.
