@@ -95,7 +95,7 @@ def export(net, path, keep_bn):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "modelconv", "torchvision", "testdata"))
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "modelfile", "torchvision", "testdata"))
     ap.add_argument("--full", help="export a random torchvision resnet50 to this path instead")
     args = ap.parse_args()
 
