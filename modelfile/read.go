@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 
 	"pneumoscan/model"
@@ -110,7 +111,7 @@ func Weights(m *onnxpb.ModelProto) (*resnet.Backbone, *resnet.Head, error) {
 		if !okW || !okB {
 			return nil, nil, fmt.Errorf("modelfile: %s.weight or .bias is missing", c.Name)
 		}
-		if !equalDims(w.Dims, c.WeightShape()) {
+		if !slices.Equal(w.Dims, c.WeightShape()) {
 			return nil, nil, fmt.Errorf("modelfile: %s.weight has shape %v, want %v: %w", c.Name, w.Dims, c.WeightShape(), resnet.ErrShape)
 		}
 		b.Convs = append(b.Convs, resnet.ConvWeights{Weight: w.Data, Bias: bias.Data})
@@ -143,18 +144,6 @@ func HeadFrom(ts map[string]Tensor) (*resnet.Head, error) {
 		FC2: fc2.Data, B2: ts[model.HeadOutBias].Data,
 	}
 	return h, h.Check()
-}
-
-func equalDims(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // ReadHead reads the contract's head (the four head initializers, dequantized where the file

@@ -3,6 +3,7 @@ package quant
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -68,7 +69,7 @@ func TestPerChannelLayout(t *testing.T) {
 	if want := []float32{2.0 / 127, 4.0 / 127}; scale[0] != want[0] || scale[1] != want[1] {
 		t.Fatalf("scale = %v, want %v", scale, want)
 	}
-	if want := []int8{64, -127, -127, 64}; !equal(q, want) {
+	if want := []int8{64, -127, -127, 64}; !slices.Equal(q, want) {
 		t.Fatalf("q = %v, want %v", q, want)
 	}
 }
@@ -102,16 +103,4 @@ func forEach(shape []int, axis int, f func(i, c int)) {
 	for i := 0; i < n; i++ {
 		f(i, (i/inner)%shape[axis])
 	}
-}
-
-func equal(a, b []int8) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 
 	"pneumoscan/modelfile"
 	"pneumoscan/onnxpb"
@@ -130,7 +131,7 @@ func importConv(c resnet.Conv, n *onnxpb.NodeProto, consts map[string]*onnxpb.Te
 	if err != nil {
 		return w, err
 	}
-	if !equal(dims, c.WeightShape()) {
+	if !slices.Equal(dims, c.WeightShape()) {
 		return w, fmt.Errorf("weight shape %v, want %v: %w", dims, c.WeightShape(), resnet.ErrShape)
 	}
 	if err := checkAttributes(c, n); err != nil {
@@ -180,7 +181,7 @@ func checkAttributes(c resnet.Conv, n *onnxpb.NodeProto) error {
 				return fmt.Errorf("auto_pad %s is not supported", s)
 			}
 		case "strides", "pads", "dilations":
-			if !equal64(a.Ints, want[a.Name]) {
+			if !slices.Equal(a.Ints, want[a.Name]) {
 				return fmt.Errorf("%s %v, want %v", a.Name, a.Ints, want[a.Name])
 			}
 		}
@@ -239,28 +240,4 @@ func foldBN(w *resnet.ConvWeights, c resnet.Conv, bn *onnxpb.NodeProto, consts m
 		w.Bias[o] = float32((float64(w.Bias[o])-float64(p[2][o]))*s + float64(p[1][o]))
 	}
 	return nil
-}
-
-func equal(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func equal64(a, b []int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -223,7 +224,7 @@ func TestExtractSkipsCorruptFile(t *testing.T) {
 			t.Errorf("%s: features constant (%g..%g)", s.Items[i], lo, hi)
 		}
 		for j := range i {
-			if same(row, s.Row(j)) {
+			if slices.Equal(row, s.Row(j)) {
 				t.Errorf("%s and %s have the same features", s.Items[i], s.Items[j])
 			}
 		}
@@ -241,15 +242,6 @@ func TestExtractSkipsCorruptFile(t *testing.T) {
 			}
 		}
 	}
-}
-
-func same(a, b []float32) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestDeterministicIDAndAugmentation(t *testing.T) {
@@ -295,10 +287,10 @@ func TestDeterministicIDAndAugmentation(t *testing.T) {
 		return s
 	}
 	plain, d1, d1again, d2 := extract(0), extract(1), extract(1), extract(2)
-	if !same(d1.X, d1again.X) {
+	if !slices.Equal(d1.X, d1again.X) {
 		t.Error("draw 1 twice gives different features")
 	}
-	if same(plain.X, d1.X) || same(d1.X, d2.X) {
+	if slices.Equal(plain.X, d1.X) || slices.Equal(d1.X, d2.X) {
 		t.Error("augmentation draws do not change the features")
 	}
 	// WithDraw shares the weights and gives what a backbone built for that draw gives.
@@ -316,7 +308,7 @@ func TestDeterministicIDAndAugmentation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b1.ID() != base.ID() || !same(viaWith.X, d1.X) || viaWith.Draw != 1 {
+	if b1.ID() != base.ID() || !slices.Equal(viaWith.X, d1.X) || viaWith.Draw != 1 {
 		t.Error("WithDraw(1) differs from a backbone built for draw 1")
 	}
 	if d1.Draw != 1 || plain.Draw != 0 {
@@ -349,7 +341,7 @@ func TestCachedReusesAndInvalidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !same(first.X, again.X) || again.Key != b.Key("train", items).Hash() {
+	if !slices.Equal(first.X, again.X) || again.Key != b.Key("train", items).Hash() {
 		t.Error("cached set differs")
 	}
 	loadEngine = saved
@@ -462,7 +454,7 @@ func mustRecipe(t *testing.T, cfg Config, sample []dataset.Item) string {
 // Imported torchvision weights are used as they are unless re-estimation is asked for.
 func TestImportedSource(t *testing.T) {
 	items := fixtureItems(t)
-	arch := resnet.Arch{StemWidth: 8, Widths: [4]int{2, 4, 4, 8}, Expansion: 2, Blocks: [4]int{1, 1, 2, 1}}
+	arch := resnet.Tiny
 	src := "../../modelfile/torchvision/testdata/tiny_folded.onnx"
 	want, err := torchvisionImport(src, arch)
 	if err != nil {
