@@ -71,9 +71,6 @@ func TestCheckNamesLayer(t *testing.T) {
 	}
 }
 
-// Tiny has ResNet50's layout at a size that runs in milliseconds.
-var Tiny = Arch{StemWidth: 8, Widths: [4]int{2, 4, 4, 8}, Expansion: 2, Blocks: [4]int{1, 1, 2, 1}}
-
 func TestRandomIsDeterministic(t *testing.T) {
 	a, _ := RandomBackbone(Tiny, 7)
 	b, _ := RandomBackbone(Tiny, 7)

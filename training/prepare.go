@@ -65,16 +65,12 @@ func (d *dataFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&d.FlipActs, "flip-activations", false, "with --trainable-stages: mirror each cached activation map left-right with probability 1/2 (cheap augmentation)")
 }
 
-// tinyArch is a ResNet with ResNet50's layout and a few channels, for smoke
-// runs that must finish in seconds.
-var tinyArch = resnet.Arch{StemWidth: 8, Widths: [4]int{4, 8, 8, 16}, Expansion: 2, Blocks: [4]int{1, 1, 1, 1}}
-
 func (d *dataFlags) arch() (resnet.Arch, error) {
 	switch d.Arch {
 	case "resnet50":
 		return resnet.ResNet50, nil
 	case "tiny":
-		return tinyArch, nil
+		return resnet.Tiny, nil
 	}
 	return resnet.Arch{}, fmt.Errorf("unknown --arch %q (want resnet50 or tiny)", d.Arch)
 }

@@ -13,7 +13,7 @@ import (
 
 // tiny has ResNet50's layout at a size GoMLX's pure-Go backend runs in well under a second.
 var tiny = Net{
-	Arch:   resnet.Arch{StemWidth: 8, Widths: [4]int{2, 4, 4, 8}, Expansion: 2, Blocks: [4]int{1, 1, 2, 1}},
+	Arch:   resnet.Tiny,
 	Size:   64,
 	Hidden: 6, Dropout: 0.3, L2: 1e-4,
 }

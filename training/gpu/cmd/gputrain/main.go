@@ -69,7 +69,7 @@ func arch(name string) (resnet.Arch, error) {
 	case "resnet50":
 		return resnet.ResNet50, nil
 	case "tiny":
-		return resnet.Arch{StemWidth: 8, Widths: [4]int{2, 4, 4, 8}, Expansion: 2, Blocks: [4]int{1, 1, 2, 1}}, nil
+		return resnet.Tiny, nil
 	}
 	return resnet.Arch{}, fmt.Errorf("unknown --arch %q (resnet50 or tiny)", name)
 }
