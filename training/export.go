@@ -14,14 +14,7 @@ import (
 	"pneumoscan/training/evalreport"
 	"pneumoscan/training/features"
 	"pneumoscan/training/finetune"
-	"pneumoscan/training/metrics"
-)
-
-// Operating points written into exported models.
-const (
-	screeningName = "screening"
-	youdenName    = "youden"
-	minSens       = 0.95
+	"pneumoscan/training/operating"
 )
 
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -84,25 +77,12 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		raw[i] = sigmoid(z)
 	}
-	temp, err := metrics.FitTemperature(raw, val.Labels)
-	if err != nil {
-		return fmt.Errorf("fitting the temperature on validation: %w", err)
-	}
-	cal := metrics.ApplyTemperatureAll(raw, temp)
-	screening, err := metrics.ThresholdForSensitivity(cal, val.Labels, minSens)
+	op, err := operating.Points(raw, val.Labels)
 	if err != nil {
 		return err
-	}
-	youden, _, err := metrics.YoudenThreshold(cal, val.Labels)
-	if err != nil {
-		return err
-	}
-	thresholds := []model.Threshold{
-		{Name: screeningName, Value: screening, Criterion: fmt.Sprintf("sensitivity >= %.2f on validation (%d images)", minSens, len(raw))},
-		{Name: youdenName, Value: youden, Criterion: fmt.Sprintf("maximum Youden J on validation (%d images)", len(raw))},
 	}
 	rep, err := evalreport.Write(filepath.Join(*run, "validation"), evalreport.Run{
-		Name: "validation", Scores: raw, Labels: val.Labels, Temperature: temp, Thresholds: thresholds, Seed: info.Data.Seed,
+		Name: "validation", Scores: raw, Labels: val.Labels, Temperature: op.Temperature, Thresholds: op.Thresholds, Seed: info.Data.Seed,
 	})
 	if err != nil {
 		return err
@@ -112,15 +92,12 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		"val_average_precision": rep.AP, "val_ece": rep.ECE, "val_images": float64(rep.N),
 		"train_images": float64(info.Train), "best_epoch": float64(info.BestEpoch),
 	}
-	for _, op := range rep.Operating {
-		m["val_sensitivity_"+op.Name] = op.Recall
-		m["val_specificity_"+op.Name] = op.Specificity
-	}
+	op.AddMetrics(m)
 	md := model.Metadata{
 		Name: *name, Version: *version, Trained: true,
 		Description: describe(info, *fp32),
 		Preprocess:  runMeta.Preprocess, Classes: runMeta.Classes,
-		Thresholds: thresholds, Operating: screeningName, Temperature: temp, Metrics: m,
+		Thresholds: op.Thresholds, Operating: operating.Screening, Temperature: op.Temperature, Metrics: m,
 	}
 	if err := model.SetMetadata(mp, md); err != nil {
 		return err
@@ -129,8 +106,8 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s: validation AUC %.4f [%.4f, %.4f], temperature %.3f, screening threshold %.4f (sens %.3f, spec %.3f), youden %.4f; report in %s\n",
-		*out, rep.AUC, rep.AUCCI.Lo, rep.AUCCI.Hi, temp, screening,
-		m["val_sensitivity_"+screeningName], m["val_specificity_"+screeningName], youden, filepath.Join(*run, "validation"))
+		*out, rep.AUC, rep.AUCCI.Lo, rep.AUCCI.Hi, op.Temperature, op.Threshold(operating.Screening),
+		op.Sensitivity[operating.Screening], op.Specificity[operating.Screening], op.Threshold(operating.Youden), filepath.Join(*run, "validation"))
 	return nil
 }
 

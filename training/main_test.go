@@ -19,6 +19,7 @@ import (
 	"pneumoscan/screen"
 	"pneumoscan/training/checkpoint"
 	"pneumoscan/training/finetune"
+	"pneumoscan/training/operating"
 )
 
 // dataRoot is the real data set, relative to this package, when it is there
@@ -136,11 +137,11 @@ func TestSmokeTrainExportScreen(t *testing.T) {
 		t.Fatalf("screen.New refused the exported model: %v", err)
 	}
 	md := s.Metadata()
-	if !md.Trained || md.Version != "smoke-1" || md.Operating != screeningName || len(md.Thresholds) != 2 || md.Temperature <= 0 {
+	if !md.Trained || md.Version != "smoke-1" || md.Operating != operating.Screening || len(md.Thresholds) != 2 || md.Temperature <= 0 {
 		t.Errorf("metadata %+v", md)
 	}
-	if md.Metrics["val_auc"] <= 0 || md.Metrics["val_sensitivity_screening"] < minSens {
-		t.Errorf("metrics %v: validation AUC missing or screening sensitivity below %v", md.Metrics, minSens)
+	if md.Metrics["val_auc"] <= 0 || md.Metrics["val_sensitivity_screening"] < operating.MinSensitivity {
+		t.Errorf("metrics %v: validation AUC missing or screening sensitivity below %v", md.Metrics, operating.MinSensitivity)
 	}
 	if !strings.Contains(md.Description, "class-weighted") {
 		t.Errorf("description %q", md.Description)

@@ -9,13 +9,7 @@ import (
 	"pneumoscan/modelfile"
 	"pneumoscan/training/dataset"
 	"pneumoscan/training/metrics"
-)
-
-// Operating points written into the model, the names the CPU trainer uses too.
-const (
-	ScreeningName  = "screening"
-	YoudenName     = "youden"
-	MinSensitivity = 0.95
+	"pneumoscan/training/operating"
 )
 
 // RunInfo is what the metadata says about how the model was trained.
@@ -30,21 +24,11 @@ type RunInfo struct {
 	Seed          int64
 }
 
-// Metadata fits the temperature and the two thresholds on the validation probabilities of
-// the best epoch (after the temperature, as the screen path applies it) and describes the
-// run. The validation scores come from the float32 network; the int8 export's small error
-// is not in them.
+// Metadata fits the temperature and the two thresholds (operating.Points) on the validation
+// probabilities of the best epoch and describes the run. The validation scores come from
+// the float32 network; the int8 export's small error is not in them.
 func Metadata(res *Result, valY []int, o Options, info RunInfo) (model.Metadata, error) {
-	temp, err := metrics.FitTemperature(res.ValProbs, valY)
-	if err != nil {
-		return model.Metadata{}, fmt.Errorf("fitting the temperature on validation: %w", err)
-	}
-	cal := metrics.ApplyTemperatureAll(res.ValProbs, temp)
-	screening, err := metrics.ThresholdForSensitivity(cal, valY, MinSensitivity)
-	if err != nil {
-		return model.Metadata{}, err
-	}
-	youden, _, err := metrics.YoudenThreshold(cal, valY)
+	op, err := operating.Points(res.ValProbs, valY)
 	if err != nil {
 		return model.Metadata{}, err
 	}
@@ -53,23 +37,12 @@ func Metadata(res *Result, valY []int, o Options, info RunInfo) (model.Metadata,
 		return model.Metadata{}, err
 	}
 	n := len(valY)
-	th := []model.Threshold{
-		{Name: ScreeningName, Value: screening, Criterion: fmt.Sprintf("sensitivity >= %.2f on validation (%d images)", MinSensitivity, n)},
-		{Name: YoudenName, Value: youden, Criterion: fmt.Sprintf("maximum Youden J on validation (%d images)", n)},
-	}
 	m := map[string]float64{
 		"val_auc": res.BestAUC, "val_auc_ci_lo": ci.Lo, "val_auc_ci_hi": ci.Hi,
 		"val_images": float64(n), "train_images": float64(info.Train), "best_epoch": float64(res.BestEpoch),
 		"epochs_run": float64(len(res.History)),
 	}
-	for _, t := range th {
-		c, err := metrics.ConfusionAt(cal, valY, t.Value)
-		if err != nil {
-			return model.Metadata{}, err
-		}
-		m["val_sensitivity_"+t.Name] = c.Recall()
-		m["val_specificity_"+t.Name] = c.Specificity()
-	}
+	op.AddMetrics(m)
 	for k, v := range m {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			delete(m, k) // JSON has no NaN; a metric that is undefined is left out
@@ -102,7 +75,7 @@ func Metadata(res *Result, valY []int, o Options, info RunInfo) (model.Metadata,
 		Name: info.Name, Version: info.Version, Trained: true, Description: d.String(),
 		Preprocess: model.ImageNetPreprocess(n0.Size),
 		Classes:    []string{dataset.ClassDirs[dataset.Normal], dataset.ClassDirs[dataset.Pneumonia]},
-		Thresholds: th, Operating: ScreeningName, Temperature: temp, Metrics: m,
+		Thresholds: op.Thresholds, Operating: operating.Screening, Temperature: op.Temperature, Metrics: m,
 	}
 	return md, md.Validate()
 }

@@ -16,6 +16,7 @@ import (
 	"pneumoscan/training/augment"
 	"pneumoscan/training/dataset"
 	"pneumoscan/training/gpu/shard"
+	"pneumoscan/training/operating"
 )
 
 func fixtures(t *testing.T) *Images {
@@ -104,7 +105,7 @@ func TestExportScreens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if md := s.Metadata(); !md.Trained || md.Operating != ScreeningName || len(md.Thresholds) != 2 || md.Temperature <= 0 {
+	if md := s.Metadata(); !md.Trained || md.Operating != operating.Screening || len(md.Thresholds) != 2 || md.Temperature <= 0 {
 		t.Errorf("metadata after the round trip: %+v", md)
 	}
 	for i, name := range []string{"normal-IM-0001-0001.jpeg", "pneumonia-person100_bacteria_475.jpeg"} {
