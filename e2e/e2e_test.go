@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/png"
@@ -19,7 +20,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +34,7 @@ import (
 
 	"pneumoscan/convnet"
 	"pneumoscan/imagedecode"
+	"pneumoscan/inference"
 	"pneumoscan/screen"
 	"pneumoscan/server/files"
 	"pneumoscan/server/site"
@@ -47,7 +51,7 @@ const (
 func buildSite(t *testing.T) string {
 	t.Helper()
 	bin := t.TempDir()
-	for _, target := range []struct{ out, pkg string }{{"app.wasm", "./wasm/app"}, {"worker.wasm", "./wasm/worker"}} {
+	for _, target := range []struct{ out, pkg string }{{"app.wasm", "./wasm/app"}, {"worker.wasm", "./wasm/worker"}, {"refworker.wasm", "./wasm/refworker"}} {
 		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(bin, target.out), target.pkg)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
@@ -60,7 +64,7 @@ func buildSite(t *testing.T) string {
 	}
 	dir := filepath.Join(t.TempDir(), "static")
 	res, err := site.Generate(site.Options{Dir: dir, Model: modelPath,
-		AppWasm: filepath.Join(bin, "app.wasm"), WorkerWasm: filepath.Join(bin, "worker.wasm")})
+		AppWasm: filepath.Join(bin, "app.wasm"), WorkerWasm: filepath.Join(bin, "worker.wasm"), RefWorkerWasm: filepath.Join(bin, "refworker.wasm")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,6 +352,12 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 
+	crossCheck(ctx, t, modelBytes, want, func() []string {
+		reqMu.Lock()
+		defer reqMu.Unlock()
+		return append([]string(nil), served...)
+	})
+
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100) /* 100: PNG */)
 	if err != nil {
 		t.Fatal(err)
@@ -396,4 +406,57 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	t.Logf("page-level requests: %d; served online: %d", len(requested), servedOnline)
+}
+
+// crossCheck asks the page for a cross-check of the pneumonia fixture with the onnx-go
+// reference engine and checks that the reference worker was not downloaded before the
+// request, that the page shows both probabilities, and that the reference probability is
+// the native onnx-go one and the page's own (convnet) one within 1e-4.
+func crossCheck(ctx context.Context, t *testing.T, modelBytes []byte, want map[string]float64, served func() []string) {
+	t.Helper()
+	const ref = "/web/refworker.wasm"
+	if slices.Contains(served(), ref) {
+		t.Errorf("%s was downloaded before any cross-check was asked for", ref)
+	}
+	reference, err := screen.New(modelBytes, inference.Engine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(pneumonia)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := reference.Screen(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Base(pneumonia)
+	sel := `.card[data-name="` + name + `"]`
+	start := time.Now()
+	step(ctx, t, "cross-check with the onnx-go reference engine", 8*time.Minute,
+		chromedp.Click(chromedp.CSS(sel+` .crosscheck-button`)),
+		chromedp.WaitVisible(chromedp.CSS(sel+` .crosscheck[data-refstage="done"] [data-ref-prob]`)))
+	t.Logf("cross-check done in %s", time.Since(start).Round(time.Second))
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('`+sel+` [data-ref-prob]').dataset.refProb`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel+` .crosscheck`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := strconv.ParseFloat(got, 64)
+	if err != nil {
+		t.Fatalf("reference probability %q: %v", got, err)
+	}
+	t.Logf("%s: browser onnx-go p=%.8f, native onnx-go p=%.8f, native convnet p=%.8f; card: %q", name, p, res.Prob, want[name], text)
+	if math.Abs(p-res.Prob) > 1e-4 || math.Abs(p-want[name]) > 1e-4 {
+		t.Errorf("%s: browser reference p=%v, native reference %v, convnet %v: differ by more than 1e-4", name, p, res.Prob, want[name])
+	}
+	if !strings.Contains(text, "difference") || !strings.Contains(text, fmt.Sprintf("%.6f", p)) || !strings.Contains(text, fmt.Sprintf("%.6f", want[name])) {
+		t.Errorf("the cross-check shows %q; want both probabilities and their difference", text)
+	}
+	if !slices.Contains(served(), ref) {
+		t.Errorf("the cross-check finished but %s was never fetched", ref)
+	}
 }

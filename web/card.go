@@ -36,6 +36,11 @@ type card struct {
 
 	opacity     float64
 	showHeatmap bool
+
+	// The cross-check with the onnx-go reference engine, when the user asked for one.
+	refStage string // "", "running", "done" or "error"
+	refProb  float64
+	refErr   string
 }
 
 func (c *card) setStage(s string) {
@@ -88,7 +93,7 @@ func (c *card) status() string {
 
 // render draws the card; th is the model's operating threshold, which the page received
 // once, with the model.
-func (c *card) render(th threshold) app.UI {
+func (c *card) render(th threshold, crossCheck func(*card)) app.UI {
 	display := "block"
 	if !c.showHeatmap {
 		display = "none"
@@ -106,6 +111,7 @@ func (c *card) render(th threshold) app.UI {
 			app.P().Class("prob").DataSet("prob", strconv.FormatFloat(c.prob, 'g', -1, 64)).
 				Text(fmt.Sprintf("P(pneumonia) = %.3f", c.prob)),
 			app.P().Class("decision "+cls).Text(fmt.Sprintf("Screen %s at operating threshold %q = %.3f", decision, th.name, th.value)),
+			c.renderCrossCheck(crossCheck),
 			app.Div().Class("controls").Body(
 				app.Label().Body(
 					app.Input().Type("checkbox").Class("heatmap-toggle").Checked(c.showHeatmap).

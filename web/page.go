@@ -18,6 +18,7 @@ type Page struct {
 	ctx      app.Context
 	accepted bool
 	worker   *inferenceWorker
+	ref      *inferenceWorker // the onnx-go reference, started by the first cross-check
 	model    modelState
 	cards    []*card
 	nextID   int
@@ -83,7 +84,7 @@ func (p *Page) startModel(ctx app.Context) {
 	p.worker = startWorker(func(data app.Value) {
 		ctx.Dispatch(func(ctx app.Context) { p.onWorkerMessage(ctx, data) })
 	})
-	p.worker.load()
+	p.worker.load("")
 }
 
 // onWorkerMessage applies one message of the worker protocol (web/assets/worker.js).
@@ -181,7 +182,7 @@ func (p *Page) Render() app.UI {
 			modelLoader(p.model),
 			app.If(p.model.ready, dropZone(p.onFilesEvent, p.onDrop)),
 			app.Div().Class("cards").Body(
-				app.Range(p.cards).Slice(func(i int) app.UI { return p.cards[i].render(p.model.threshold) }),
+				app.Range(p.cards).Slice(func(i int) app.UI { return p.cards[i].render(p.model.threshold, p.crossCheck) }),
 			),
 		),
 		footer(p.model),

@@ -2,6 +2,10 @@ package web
 
 import "github.com/maxence-charriere/go-app/v9/pkg/app"
 
+// refEngine names the reference engine in the worker protocol: onnx-go + gorgonia, in its
+// own binary that the page fetches only when the user asks for a cross-check.
+const refEngine = "onnx-go"
+
 // inferenceWorker is the page's end of the Web Worker that runs the model (see
 // web/assets/worker.js for the message protocol).
 type inferenceWorker struct {
@@ -25,9 +29,14 @@ func startWorker(onMessage func(data app.Value)) *inferenceWorker {
 	return &inferenceWorker{w: w}
 }
 
-func (iw *inferenceWorker) load() {
+// load starts the worker's engine and loads the model into it: engine "" is the product's
+// (worker.wasm), refEngine the onnx-go reference (refworker.wasm).
+func (iw *inferenceWorker) load(engine string) {
 	msg := app.Window().Get("Object").New()
 	msg.Set("type", "load")
+	if engine != "" {
+		msg.Set("engine", engine)
+	}
 	iw.w.Call("postMessage", msg)
 }
 

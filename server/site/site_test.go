@@ -16,8 +16,8 @@ func fakeInputs(t *testing.T, model string) Options {
 	t.Helper()
 	in := t.TempDir()
 	o := Options{Dir: filepath.Join(t.TempDir(), "static"), AppWasm: filepath.Join(in, "app.wasm"),
-		WorkerWasm: filepath.Join(in, "worker.wasm"), Model: filepath.Join(in, "m.onnx")}
-	for name, data := range map[string]string{o.AppWasm: "\x00asm app", o.WorkerWasm: "\x00asm worker", o.Model: model} {
+		WorkerWasm: filepath.Join(in, "worker.wasm"), RefWorkerWasm: filepath.Join(in, "refworker.wasm"), Model: filepath.Join(in, "m.onnx")}
+	for name, data := range map[string]string{o.AppWasm: "\x00asm app", o.WorkerWasm: "\x00asm worker", o.RefWorkerWasm: "\x00asm reference", o.Model: model} {
 		if err := os.WriteFile(name, []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -75,6 +75,13 @@ func TestGenerate(t *testing.T) {
 		if !strings.Contains(string(sw), `"`+r+`"`) {
 			t.Errorf("the service worker does not cache %s", r)
 		}
+	}
+	// The reference engine is fetched on request only: it must not grow the default download.
+	if _, err := os.Stat(filepath.Join(o.Dir, "web", "refworker.wasm")); err != nil {
+		t.Errorf("missing web/refworker.wasm: %v", err)
+	}
+	if strings.Contains(string(sw), "refworker.wasm") {
+		t.Error("the reference worker must not be in go-app's cache (it would grow every visitor's download)")
 	}
 	if strings.Contains(string(sw), ".onnx") {
 		t.Error("the model must not be in go-app's versioned cache")
