@@ -7,9 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"pneumoscan/convnet"
 	"pneumoscan/imagedecode"
@@ -112,32 +111,27 @@ func isDir(p string) bool {
 	return err == nil && st.IsDir()
 }
 
-// listImages lists the regular, non-hidden files of each class folder in name
-// order (at most limit per class when limit > 0).
+// listImages lists the images of dir's two class folders (dataset.Labelled) in name order,
+// at most limit per class when limit > 0.
 func listImages(dir string, limit int) ([]string, []int, error) {
+	items, err := dataset.Labelled(dir)
+	if err != nil {
+		return nil, nil, err
+	}
 	var files []string
 	var labels []int
-	for label, name := range dataset.ClassDirs {
-		es, err := os.ReadDir(filepath.Join(dir, name))
-		if err != nil {
-			return nil, nil, err
+	var n [2]int
+	for _, it := range items {
+		if path.Dir(it.Rel) != dataset.ClassDirs[it.Label] || limit > 0 && n[it.Label] >= limit {
+			continue // deeper class folders are not dir's own
 		}
-		var names []string
-		for _, e := range es {
-			if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-				names = append(names, e.Name())
-			}
-		}
-		slices.Sort(names)
-		if limit > 0 && len(names) > limit {
-			names = names[:limit]
-		}
-		for _, n := range names {
-			files = append(files, filepath.Join(dir, name, n))
-			labels = append(labels, label)
-		}
-		if len(names) == 0 {
-			return nil, nil, fmt.Errorf("%s has no images", filepath.Join(dir, name))
+		files = append(files, it.Path)
+		labels = append(labels, it.Label)
+		n[it.Label]++
+	}
+	for label, c := range n {
+		if c == 0 {
+			return nil, nil, fmt.Errorf("%s has no images", filepath.Join(dir, dataset.ClassDirs[label]))
 		}
 	}
 	return files, labels, nil

@@ -6,14 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
 	"time"
+
+	"pneumoscan/training/dataset"
+	"pneumoscan/training/metrics"
 )
 
 // Scorer gives P(pneumonia) for an encoded image.
@@ -25,38 +24,19 @@ type Image struct {
 	Positive bool // under a PNEUMONIA folder
 }
 
-// Images lists the image files under dir whose parent folder is NORMAL or PNEUMONIA, in a
-// stable order, at most limit of them (0: all). With a limit, the images are taken evenly
-// across the sorted list, so both classes are present.
+// Images lists the labelled images under dir (dataset.Labelled: files whose parent folder
+// is NORMAL or PNEUMONIA, at any depth), in a stable order, at most limit of them (0: all).
+// With a limit, the images are taken evenly across the sorted list, so both classes are
+// present.
 func Images(dir string, limit int) ([]Image, error) {
-	var all []Image
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		switch strings.ToLower(filepath.Ext(path)) {
-		case ".jpg", ".jpeg", ".png":
-		default:
-			return nil
-		}
-		switch filepath.Base(filepath.Dir(path)) {
-		case "NORMAL":
-			all = append(all, Image{Path: path})
-		case "PNEUMONIA":
-			all = append(all, Image{Path: path, Positive: true})
-		}
-		return nil
-	})
+	items, err := dataset.Labelled(dir)
 	if err != nil {
 		return nil, err
 	}
-	if len(all) == 0 {
-		return nil, fmt.Errorf("no images under NORMAL/ or PNEUMONIA/ folders in %s", dir)
+	all := make([]Image, len(items))
+	for i, it := range items {
+		all[i] = Image{Path: it.Path, Positive: it.Label == dataset.Pneumonia}
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].Path < all[j].Path })
 	if limit <= 0 || limit >= len(all) {
 		return all, nil
 	}
@@ -135,10 +115,10 @@ func Compare(images []Image, workers []Pair, progress io.Writer) (Report, error)
 	if firstErr != nil {
 		return r, firstErr
 	}
-	labels := make([]bool, len(images))
+	labels := make([]int, len(images))
 	for i, im := range images {
-		labels[i] = im.Positive
 		if im.Positive {
+			labels[i] = dataset.Pneumonia
 			r.Positives++
 		}
 		d := math.Abs(r.FloatProbs[i] - r.Int8Ps[i])
@@ -147,8 +127,8 @@ func Compare(images []Image, workers []Pair, progress io.Writer) (Report, error)
 	}
 	r.N = len(images)
 	r.MeanAbsDiff /= float64(r.N)
-	r.AUCFloat = AUC(r.FloatProbs, labels)
-	r.AUCInt8 = AUC(r.Int8Ps, labels)
+	r.AUCFloat = auc(r.FloatProbs, labels)
+	r.AUCInt8 = auc(r.Int8Ps, labels)
 	return r, nil
 }
 
@@ -166,45 +146,13 @@ func scoreBoth(im Image, w Pair, pf, pq *float64) error {
 	return nil
 }
 
-// AUC is the area under the ROC curve: the probability that a random positive scores above
-// a random negative, ties counting half. NaN when either class is empty.
-func AUC(scores []float64, positive []bool) float64 {
-	type sl struct {
-		s float64
-		p bool
-	}
-	xs := make([]sl, len(scores))
-	for i := range scores {
-		xs[i] = sl{scores[i], positive[i]}
-	}
-	sort.Slice(xs, func(i, j int) bool { return xs[i].s < xs[j].s })
-	// Rank-sum (Mann-Whitney U) with average ranks for ties.
-	var rankSum float64
-	var npos, nneg int
-	for i := 0; i < len(xs); {
-		j := i
-		for j < len(xs) && xs[j].s == xs[i].s {
-			j++
-		}
-		avg := float64(i+j+1) / 2 // ranks i+1..j
-		for k := i; k < j; k++ {
-			if xs[k].p {
-				rankSum += avg
-			}
-		}
-		i = j
-	}
-	for _, x := range xs {
-		if x.p {
-			npos++
-		} else {
-			nneg++
-		}
-	}
-	if npos == 0 || nneg == 0 {
+// auc is metrics.AUC, NaN where that has no answer (one class missing).
+func auc(scores []float64, labels []int) float64 {
+	a, err := metrics.AUC(scores, labels)
+	if err != nil {
 		return math.NaN()
 	}
-	return (rankSum - float64(npos*(npos+1))/2) / float64(npos*nneg)
+	return a
 }
 
 // Print writes the report in a few lines.

@@ -10,25 +10,26 @@ import (
 	"testing"
 )
 
-func TestAUC(t *testing.T) {
-	for _, tc := range []struct {
-		s    []float64
-		p    []bool
-		want float64
-	}{
-		{[]float64{0.1, 0.2, 0.8, 0.9}, []bool{false, false, true, true}, 1},
-		{[]float64{0.1, 0.2, 0.8, 0.9}, []bool{true, true, false, false}, 0},
-		{[]float64{0.5, 0.5}, []bool{true, false}, 0.5},
-		// pairs (pos, neg): (0.4,0.1) win, (0.4,0.6) lose, (0.7,0.1) win, (0.7,0.6) win: 3/4
-		{[]float64{0.1, 0.4, 0.6, 0.7}, []bool{false, true, false, true}, 0.75},
-	} {
-		if got := AUC(tc.s, tc.p); math.Abs(got-tc.want) > 1e-12 {
-			t.Errorf("AUC(%v, %v) = %v, want %v", tc.s, tc.p, got, tc.want)
-		}
+// The AUC itself is metrics.AUC, tested there (hand-worked cases, ties included).
+func TestCompareAUCOfOneClassIsNaN(t *testing.T) {
+	same := func([]byte) (float64, error) { return 0.3, nil }
+	ims := []Image{{Path: writeTemp(t, "a")}, {Path: writeTemp(t, "b")}}
+	r, err := Compare(ims, []Pair{{same, same}}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !math.IsNaN(AUC([]float64{0.1}, []bool{true})) {
-		t.Error("AUC of one class must be NaN")
+	if !math.IsNaN(r.AUCFloat) || !math.IsNaN(r.AUCInt8) {
+		t.Errorf("AUC of one class = %v, %v; want NaN", r.AUCFloat, r.AUCInt8)
 	}
+}
+
+func writeTemp(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), content+".jpeg")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestCompare(t *testing.T) {

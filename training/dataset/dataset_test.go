@@ -458,3 +458,32 @@ func TestRealData(t *testing.T) {
 	checkStratified(t, sp, DefaultValFraction, 0.005)
 	t.Logf("split: train %v in %d groups, val %v in %d groups", sp.TrainCounts, sp.TrainGroups, sp.ValCounts, sp.ValGroups)
 }
+
+func TestLabelled(t *testing.T) {
+	root := t.TempDir()
+	for _, rel := range []string{"test/PNEUMONIA/b.JPG", "test/NORMAL/a.jpeg", "test/NORMAL/c.png", "NORMAL/top.jpeg",
+		"test/NORMAL/notes.txt", "test/NORMAL/.hidden.jpeg", "test/other/x.jpeg", "test/PNEUMONIA/sub/NORMAL/deep.jpeg"} {
+		write(t, root, rel, []byte(rel))
+	}
+	items, err := Labelled(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range items {
+		if it.Path != filepath.Join(root, filepath.FromSlash(it.Rel)) {
+			t.Errorf("%s: path %s", it.Rel, it.Path)
+		}
+		got = append(got, fmt.Sprintf("%s:%d", it.Rel, it.Label))
+	}
+	want := "NORMAL/top.jpeg:0 test/NORMAL/a.jpeg:0 test/NORMAL/c.png:0 test/PNEUMONIA/b.JPG:1 test/PNEUMONIA/sub/NORMAL/deep.jpeg:0"
+	if strings.Join(got, " ") != want {
+		t.Errorf("Labelled = %v, want %s", got, want)
+	}
+	if _, err := Labelled(filepath.Join(root, "test", "other")); err == nil || !strings.Contains(err.Error(), "no images") {
+		t.Errorf("a folder without class folders: %v", err)
+	}
+	if _, err := Labelled(filepath.Join(root, "missing")); err == nil {
+		t.Error("a missing folder must be an error")
+	}
+}

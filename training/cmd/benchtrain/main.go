@@ -17,9 +17,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"path"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -61,21 +61,20 @@ func main() {
 
 // items takes n train images, alternating the classes, in a fixed shuffled order.
 func items(root string, n int) ([]dataset.Item, error) {
+	listed, err := dataset.Labelled(filepath.Join(root, dataset.Train))
+	if err != nil {
+		return nil, err
+	}
 	var byClass [2][]dataset.Item
-	for label, dir := range dataset.ClassDirs {
-		paths, err := filepath.Glob(filepath.Join(root, dataset.Train, dir, "*.jpeg"))
-		if err != nil {
-			return nil, err
+	for _, it := range listed {
+		it.Rel = path.Join(dataset.Train, it.Rel)
+		byClass[it.Label] = append(byClass[it.Label], it)
+	}
+	for label, c := range byClass {
+		if len(c) == 0 {
+			return nil, fmt.Errorf("no images in %s", filepath.Join(root, dataset.Train, dataset.ClassDirs[label]))
 		}
-		if len(paths) == 0 {
-			return nil, fmt.Errorf("no images in %s", filepath.Join(root, dataset.Train, dir))
-		}
-		sort.Strings(paths)
-		rand.New(rand.NewPCG(1, 2)).Shuffle(len(paths), func(i, j int) { paths[i], paths[j] = paths[j], paths[i] })
-		for _, p := range paths {
-			rel, _ := filepath.Rel(root, p)
-			byClass[label] = append(byClass[label], dataset.Item{Path: p, Rel: filepath.ToSlash(rel), Label: label})
-		}
+		rand.New(rand.NewPCG(1, 2)).Shuffle(len(c), func(i, j int) { c[i], c[j] = c[j], c[i] })
 	}
 	var out []dataset.Item
 	for i := 0; len(out) < n && i < len(byClass[0])+len(byClass[1]); i++ {
