@@ -454,7 +454,8 @@ func mustRecipe(t *testing.T, cfg Config, sample []dataset.Item) string {
 // Imported torchvision weights are used as they are unless re-estimation is asked for.
 func TestImportedSource(t *testing.T) {
 	items := fixtureItems(t)
-	arch := resnet.Tiny
+	// The layout of the fixture (modelfile/torchvision/testdata), not resnet.Tiny.
+	arch := resnet.Arch{StemWidth: 8, Widths: [4]int{2, 4, 4, 8}, Expansion: 2, Blocks: [4]int{1, 1, 2, 1}}
 	src := "../../modelfile/torchvision/testdata/tiny_folded.onnx"
 	want, err := torchvisionImport(src, arch)
 	if err != nil {
