@@ -1,7 +1,6 @@
 package backbone
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -10,12 +9,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
-	"pneumoscan/atomicfile"
 
 	"pneumoscan/resnet"
+	"pneumoscan/training/checksummed"
 	"pneumoscan/training/dataset"
 )
 
@@ -67,7 +65,9 @@ func weightsPath(dir, recipe string) string {
 	return filepath.Join(dir, "backbone-"+recipe[:16]+".weights")
 }
 
-var weightsMagic = []byte("PNSBONE\x01")
+// weightsFormat is the cache file: magic, JSON header, each conv's weight then bias as
+// float32 little-endian, SHA-256 (package checksummed).
+var weightsFormat = checksummed.Format{Magic: []byte("PNSBONE\x01"), Corrupt: errCorruptWeights}
 
 type weightsHeader struct {
 	Recipe      string      `json:"recipe"`
@@ -76,35 +76,19 @@ type weightsHeader struct {
 }
 
 // saveWeights writes bb atomically (temp file, fsync, rename), a SHA-256 of the contents last.
-func saveWeights(path, recipe string, bb *resnet.Backbone, cal Calibration) (err error) {
-	h, err := json.Marshal(weightsHeader{Recipe: recipe, Arch: bb.Arch, Calibration: cal})
-	if err != nil {
-		return err
-	}
+func saveWeights(path, recipe string, bb *resnet.Backbone, cal Calibration) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("backbone: %w", err)
 	}
-	err = atomicfile.WriteFunc(path, func(f io.Writer) error {
-		// The checksum covers everything before it and is written last.
-		sum := sha256.New()
-		w := io.MultiWriter(f, sum)
-		buf := binary.LittleEndian.AppendUint64(append([]byte(nil), weightsMagic...), uint64(len(h)))
-		if _, err := w.Write(append(buf, h...)); err != nil {
-			return err
-		}
-		var b [4]byte
+	err := weightsFormat.Write(path, weightsHeader{Recipe: recipe, Arch: bb.Arch, Calibration: cal}, func(w io.Writer) error {
 		for _, c := range bb.Convs {
 			for _, v := range [][]float32{c.Weight, c.Bias} {
-				for _, x := range v {
-					binary.LittleEndian.PutUint32(b[:], math.Float32bits(x))
-					if _, err := w.Write(b[:]); err != nil {
-						return err
-					}
+				if err := binary.Write(w, binary.LittleEndian, v); err != nil {
+					return err
 				}
 			}
 		}
-		_, err := f.Write(sum.Sum(nil))
-		return err
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("backbone: %w", err)
@@ -117,56 +101,43 @@ var errCorruptWeights = errors.New("corrupt backbone weights cache")
 
 // loadWeights reads weights saved under recipe; (nil, nil) when there is no such file.
 func loadWeights(path, recipe string) (*resnet.Backbone, Calibration, error) {
-	data, err := os.ReadFile(path)
+	var h weightsHeader
+	var bb *resnet.Backbone
+	err := weightsFormat.Read(path, &h, func(r io.Reader, n int64) error {
+		if h.Recipe != recipe {
+			return errors.New("made from other inputs")
+		}
+		if err := h.Arch.Validate(); err != nil {
+			return err
+		}
+		var need int64
+		for _, c := range h.Arch.Convs() {
+			need += 4 * int64(c.WeightLen()+c.Out)
+		}
+		if n != need {
+			return fmt.Errorf("%d bytes of weights, its architecture has %d", n, need)
+		}
+		bb = &resnet.Backbone{Arch: h.Arch}
+		for _, c := range h.Arch.Convs() {
+			w := resnet.ConvWeights{Weight: make([]float32, c.WeightLen()), Bias: make([]float32, c.Out)}
+			if err := binary.Read(r, binary.LittleEndian, w.Weight); err != nil {
+				return err
+			}
+			if err := binary.Read(r, binary.LittleEndian, w.Bias); err != nil {
+				return err
+			}
+			bb.Convs = append(bb.Convs, w)
+		}
+		return nil
+	})
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, Calibration{}, nil
 	}
+	if errors.Is(err, errCorruptWeights) {
+		return nil, Calibration{}, fmt.Errorf("backbone: %w (delete it to recalibrate)", err)
+	}
 	if err != nil {
 		return nil, Calibration{}, fmt.Errorf("backbone: %w", err)
-	}
-	bad := func(what string) error {
-		return fmt.Errorf("backbone: %s: %s (delete it to recalibrate): %w", path, what, errCorruptWeights)
-	}
-	if len(data) < len(weightsMagic)+8+sha256.Size || !bytes.Equal(data[:len(weightsMagic)], weightsMagic) {
-		return nil, Calibration{}, bad("not a backbone weights file of this version")
-	}
-	body, want := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
-	if got := sha256.Sum256(body); !bytes.Equal(got[:], want) {
-		return nil, Calibration{}, bad("checksum mismatch (truncated or modified)")
-	}
-	body = body[len(weightsMagic):]
-	hl := binary.LittleEndian.Uint64(body)
-	body = body[8:]
-	var h weightsHeader
-	if hl > uint64(len(body)) || json.Unmarshal(body[:hl], &h) != nil {
-		return nil, Calibration{}, bad("unreadable header")
-	}
-	if h.Recipe != recipe {
-		return nil, Calibration{}, bad("made from other inputs")
-	}
-	body = body[hl:]
-	bb := &resnet.Backbone{Arch: h.Arch}
-	if err := h.Arch.Validate(); err != nil {
-		return nil, Calibration{}, bad(err.Error())
-	}
-	for _, c := range h.Arch.Convs() {
-		need := 4 * (c.WeightLen() + c.Out)
-		if len(body) < need {
-			return nil, Calibration{}, bad("too short for its architecture")
-		}
-		w := resnet.ConvWeights{Weight: make([]float32, c.WeightLen()), Bias: make([]float32, c.Out)}
-		for i := range w.Weight {
-			w.Weight[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
-		}
-		body = body[4*len(w.Weight):]
-		for i := range w.Bias {
-			w.Bias[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
-		}
-		body = body[4*len(w.Bias):]
-		bb.Convs = append(bb.Convs, w)
-	}
-	if len(body) != 0 {
-		return nil, Calibration{}, bad("longer than its architecture")
 	}
 	h.Calibration.Cached = true
 	return bb, h.Calibration, bb.Check()

@@ -2,23 +2,19 @@
 // them on disk so that tuning and head training never run the backbone again.
 //
 // A cache file is float32, little-endian, after a JSON header, and ends with the SHA-256 of
-// everything before it; Load refuses a file whose checksum, header or length is wrong. Features
+// everything before it (package checksummed); Load refuses a file whose checksum, header or
+// length is wrong. Features
 // are kept in float32 rather than float16: a ResNet50 train split is 5,216 x 2048 x 4 bytes =
 // 43 MB per augmentation draw, small enough, and a head trained on cached features then sees
 // exactly the numbers a fresh extraction gives (resumed runs stay bit for bit).
 package features
 
 import (
-	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"os"
-	"pneumoscan/atomicfile"
+	"pneumoscan/training/checksummed"
 )
 
 // Set is the pooled features of a list of images: row i of X (Dim values) belongs to Items[i].
@@ -65,8 +61,9 @@ func (s *Set) Validate() error {
 	return nil
 }
 
-// magic starts every cache file; its last byte is the format version.
-var magic = []byte("PNSFEAT\x01")
+// format is the cache file: magic (last byte the format version), JSON header, the float32
+// values little-endian, SHA-256 (package checksummed).
+var format = checksummed.Format{Magic: []byte("PNSFEAT\x01"), Corrupt: ErrCorrupt}
 
 // header is the JSON part of a cache file.
 type header struct {
@@ -84,31 +81,13 @@ var ErrCorrupt = errors.New("corrupt feature cache")
 
 // Save writes the set to path atomically: a temporary file in the same folder, synced, then
 // renamed over path, so a crash never leaves a half-written cache under the real name.
-func (s *Set) Save(path string) (err error) {
+func (s *Set) Save(path string) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	h, err := json.Marshal(header{Dim: s.Dim, Count: len(s.Items), Draw: s.Draw, Key: s.Key, Items: s.Items, Labels: s.Labels, Skipped: s.Skipped})
-	if err != nil {
-		return fmt.Errorf("features: %w", err)
-	}
-	err = atomicfile.WriteFunc(path, func(f io.Writer) error {
-		// The checksum covers everything before it and is written last.
-		sum := sha256.New()
-		w := io.MultiWriter(f, sum)
-		buf := binary.LittleEndian.AppendUint64(append([]byte(nil), magic...), uint64(len(h)))
-		if _, err := w.Write(append(buf, h...)); err != nil {
-			return err
-		}
-		var b [4]byte
-		for _, v := range s.X {
-			binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
-			if _, err := w.Write(b[:]); err != nil {
-				return err
-			}
-		}
-		_, err := f.Write(sum.Sum(nil))
-		return err
+	h := header{Dim: s.Dim, Count: len(s.Items), Draw: s.Draw, Key: s.Key, Items: s.Items, Labels: s.Labels, Skipped: s.Skipped}
+	err := format.Write(path, h, func(w io.Writer) error {
+		return binary.Write(w, binary.LittleEndian, s.X)
 	})
 	if err != nil {
 		return fmt.Errorf("features: %w", err)
@@ -116,42 +95,19 @@ func (s *Set) Save(path string) (err error) {
 	return nil
 }
 
-// Load reads a set written by Save, verifying its checksum first.
+// Load reads a set written by Save and verifies its checksum.
 func Load(path string) (*Set, error) {
-	data, err := os.ReadFile(path)
+	var h header
+	var s *Set
+	err := format.Read(path, &h, func(r io.Reader, n int64) error {
+		if h.Dim <= 0 || h.Count < 0 || len(h.Items) != h.Count || uint64(n) != uint64(h.Count)*uint64(h.Dim)*4 {
+			return fmt.Errorf("%d bytes of values for %d items x %d dimensions", n, h.Count, h.Dim)
+		}
+		s = &Set{Dim: h.Dim, Items: h.Items, Labels: h.Labels, Draw: h.Draw, Key: h.Key, Skipped: h.Skipped, X: make([]float32, h.Count*h.Dim)}
+		return binary.Read(r, binary.LittleEndian, s.X)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("features: %w", err)
-	}
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("features: %s: %s: %w", path, fmt.Sprintf(format, a...), ErrCorrupt)
-	}
-	if len(data) < len(magic)+8+sha256.Size || !bytes.Equal(data[:len(magic)-1], magic[:len(magic)-1]) {
-		return nil, bad("not a feature cache file")
-	}
-	if v := data[len(magic)-1]; v != magic[len(magic)-1] {
-		return nil, bad("format version %d, this program reads %d", v, magic[len(magic)-1])
-	}
-	body, want := data[:len(data)-sha256.Size], data[len(data)-sha256.Size:]
-	if got := sha256.Sum256(body); !bytes.Equal(got[:], want) {
-		return nil, bad("checksum mismatch (truncated or modified)")
-	}
-	body = body[len(magic):]
-	hlen := binary.LittleEndian.Uint64(body)
-	body = body[8:]
-	if hlen > uint64(len(body)) {
-		return nil, bad("header length %d exceeds the file", hlen)
-	}
-	var h header
-	if err := json.Unmarshal(body[:hlen], &h); err != nil {
-		return nil, bad("header: %v", err)
-	}
-	body = body[hlen:]
-	if h.Dim <= 0 || h.Count < 0 || len(h.Items) != h.Count || uint64(len(body)) != uint64(h.Count)*uint64(h.Dim)*4 {
-		return nil, bad("%d bytes of values for %d items x %d dimensions", len(body), h.Count, h.Dim)
-	}
-	s := &Set{Dim: h.Dim, Items: h.Items, Labels: h.Labels, Draw: h.Draw, Key: h.Key, Skipped: h.Skipped, X: make([]float32, h.Count*h.Dim)}
-	for i := range s.X {
-		s.X[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
 	}
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w (%w)", path, err, ErrCorrupt)

@@ -1,8 +1,6 @@
 package finetune
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -18,8 +16,8 @@ import (
 
 	"github.com/x448/float16"
 
-	"pneumoscan/atomicfile"
 	"pneumoscan/training/backbone"
+	"pneumoscan/training/checksummed"
 	"pneumoscan/training/dataset"
 	"pneumoscan/training/features"
 )
@@ -107,7 +105,9 @@ func (k ActKey) Path(dir string) string {
 	return filepath.Join(dir, fmt.Sprintf("%s-frozen%d-%s.acts", split, k.Frozen, k.Hash()[:16]))
 }
 
-var actMagic = []byte("PNSACTS\x01")
+// actFormat is the cache file: magic, JSON header, the float16 values little-endian,
+// SHA-256 (package checksummed).
+var actFormat = checksummed.Format{Magic: []byte("PNSACTS\x01"), Corrupt: ErrCorrupt}
 
 // ErrCorrupt is wrapped by every refusal of a damaged or foreign activation cache.
 var ErrCorrupt = errors.New("corrupt activation cache")
@@ -123,31 +123,21 @@ type actHeader struct {
 	Skipped []features.Skip `json:"skipped,omitempty"`
 }
 
-// Save writes the set atomically: magic, header length and JSON header, the float16 values
-// little-endian, then the SHA-256 of everything before it.
+// Save writes the set atomically (package checksummed).
 func (a *Acts) Save(path string) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
-	h, err := json.Marshal(actHeader{C: a.C, S: a.S, Frozen: a.Frozen, Count: len(a.Items), Key: a.Key, Items: a.Items, Labels: a.Labels, Skipped: a.Skipped})
-	if err != nil {
-		return err
-	}
-	err = atomicfile.WriteFunc(path, func(f io.Writer) error {
-		sum := sha256.New()
-		bw := bufio.NewWriterSize(io.MultiWriter(f, sum), 1<<20)
-		buf := binary.LittleEndian.AppendUint64(append([]byte(nil), actMagic...), uint64(len(h)))
-		bw.Write(append(buf, h...))
+	h := actHeader{C: a.C, S: a.S, Frozen: a.Frozen, Count: len(a.Items), Key: a.Key, Items: a.Items, Labels: a.Labels, Skipped: a.Skipped}
+	err := actFormat.Write(path, h, func(w io.Writer) error {
 		var b [2]byte
 		for _, v := range a.X {
 			binary.LittleEndian.PutUint16(b[:], v)
-			bw.Write(b[:])
+			if _, err := w.Write(b[:]); err != nil {
+				return err
+			}
 		}
-		if err := bw.Flush(); err != nil {
-			return err
-		}
-		_, err := f.Write(sum.Sum(nil))
-		return err
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("finetune: %w", err)
@@ -157,65 +147,29 @@ func (a *Acts) Save(path string) error {
 
 // LoadActs reads a set written by Save, streaming, and verifies its checksum.
 func LoadActs(path string) (*Acts, error) {
-	f, err := os.Open(path)
+	var h actHeader
+	var a *Acts
+	err := actFormat.Read(path, &h, func(r io.Reader, size int64) error {
+		n := int64(h.Count) * int64(h.C) * int64(h.S) * int64(h.S)
+		if h.C <= 0 || h.S <= 0 || h.Count < 0 || len(h.Items) != h.Count || size != 2*n {
+			return fmt.Errorf("%d items of %dx%dx%d do not fill the file", h.Count, h.C, h.S, h.S)
+		}
+		a = &Acts{C: h.C, S: h.S, Frozen: h.Frozen, Items: h.Items, Labels: h.Labels, Key: h.Key, Skipped: h.Skipped, X: make([]uint16, n)}
+		buf := make([]byte, 1<<16)
+		for off := int64(0); off < n; {
+			k := min(int64(len(buf)/2), n-off)
+			if _, err := io.ReadFull(r, buf[:2*k]); err != nil {
+				return err
+			}
+			for j := range k {
+				a.X[off+j] = binary.LittleEndian.Uint16(buf[2*j:])
+			}
+			off += k
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("finetune: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("finetune: %s: %s: %w", path, fmt.Sprintf(format, args...), ErrCorrupt)
-	}
-	size := st.Size()
-	if size < int64(len(actMagic)+8+sha256.Size) {
-		return nil, bad("too short")
-	}
-	sum := sha256.New()
-	r := bufio.NewReaderSize(io.TeeReader(io.LimitReader(f, size-sha256.Size), sum), 1<<20)
-	head := make([]byte, len(actMagic)+8)
-	if _, err := io.ReadFull(r, head); err != nil {
-		return nil, bad("%v", err)
-	}
-	if !bytes.Equal(head[:len(actMagic)], actMagic) {
-		return nil, bad("not an activation cache file (or another format version)")
-	}
-	hlen := binary.LittleEndian.Uint64(head[len(actMagic):])
-	if hlen > uint64(size) {
-		return nil, bad("header length %d exceeds the file", hlen)
-	}
-	hb := make([]byte, hlen)
-	if _, err := io.ReadFull(r, hb); err != nil {
-		return nil, bad("%v", err)
-	}
-	var h actHeader
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return nil, bad("header: %v", err)
-	}
-	n := int64(h.Count) * int64(h.C) * int64(h.S) * int64(h.S)
-	if h.C <= 0 || h.S <= 0 || h.Count < 0 || len(h.Items) != h.Count || size-sha256.Size-int64(len(head))-int64(hlen) != 2*n {
-		return nil, bad("%d items of %dx%dx%d do not fill the file", h.Count, h.C, h.S, h.S)
-	}
-	a := &Acts{C: h.C, S: h.S, Frozen: h.Frozen, Items: h.Items, Labels: h.Labels, Key: h.Key, Skipped: h.Skipped, X: make([]uint16, n)}
-	buf := make([]byte, 1<<16)
-	for off := int64(0); off < n; {
-		k := min(int64(len(buf)/2), n-off)
-		if _, err := io.ReadFull(r, buf[:2*k]); err != nil {
-			return nil, bad("%v", err)
-		}
-		for j := range k {
-			a.X[off+j] = binary.LittleEndian.Uint16(buf[2*j:])
-		}
-		off += k
-	}
-	want := make([]byte, sha256.Size)
-	if _, err := io.ReadFull(f, want); err != nil {
-		return nil, bad("%v", err)
-	}
-	if !bytes.Equal(sum.Sum(nil), want) {
-		return nil, bad("checksum mismatch (truncated or modified)")
 	}
 	if err := a.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w (%w)", path, err, ErrCorrupt)
