@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"pneumoscan/atomicfile"
+	"pneumoscan/internal/cli"
 
 	"pneumoscan/model"
 	"pneumoscan/modelfile"
@@ -12,8 +14,8 @@ import (
 	"pneumoscan/resnet"
 )
 
-func runBuild(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("build", stderr)
+func runBuild(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := program.Flags("build", stderr)
 	backbone := fs.String("backbone", "", "torchvision ResNet50 ONNX export (required)")
 	headFile := fs.String("head", "", "ONNX file holding the head initializers head.fc1.weight/bias, head.fc2.weight/bias (e.g. a contract model); its metadata is kept when it has some. Default: a random head")
 	out := fs.String("o", "", "output model file (required)")
@@ -22,13 +24,13 @@ func runBuild(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", demoHeadSeed, "seed of a random head")
 	name := fs.String("name", "pneumoscan-imported", "model name when the head brings no metadata")
 	version := fs.String("version", "0.1.0", "model version when the head brings no metadata")
-	pos, err := parse(fs, args)
+	pos, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if *backbone == "" || *out == "" || len(pos) > 0 {
 		fs.Usage()
-		return errUsage
+		return cli.ErrUsage
 	}
 	b, err := torchvision.ImportFile(*backbone, resnet.ResNet50)
 	if err != nil {
@@ -69,16 +71,16 @@ func runBuild(args []string, stdout, stderr io.Writer) error {
 	return writeModel(*out, b, h, md, !*fp32, stdout)
 }
 
-func runQuantize(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("quantize", stderr)
+func runQuantize(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := program.Flags("quantize", stderr)
 	out := fs.String("o", "", "output model file (required)")
-	pos, err := parse(fs, args)
+	pos, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 || *out == "" {
 		fs.Usage()
-		return errUsage
+		return cli.ErrUsage
 	}
 	m, err := modelfile.ReadFile(pos[0])
 	if err != nil {

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"pneumoscan/atomicfile"
+	"pneumoscan/internal/cli"
 
 	"pneumoscan/model"
 	"pneumoscan/modelfile"
@@ -35,15 +37,15 @@ func demoMetadata() model.Metadata {
 	}
 }
 
-func runDemo(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo", stderr)
+func runDemo(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := program.Flags("demo", stderr)
 	out := fs.String("o", "models/default.onnx", "output model file")
 	fp32 := fs.Bool("fp32", false, "keep weights float32 (default: int8 per channel)")
-	if pos, err := parse(fs, args); err != nil {
+	if pos, err := cli.ParseInterspersed(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		fs.Usage()
-		return errUsage
+		return cli.ErrUsage
 	}
 	b, err := resnet.RandomBackbone(resnet.ResNet50, demoBackboneSeed)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"sort"
 
+	"pneumoscan/internal/cli"
 	"pneumoscan/model"
 	"pneumoscan/modelfile"
 	"pneumoscan/onnxpb"
@@ -18,15 +20,15 @@ func sha256Hex(data []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func runInspect(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("inspect", stderr)
-	pos, err := parse(fs, args)
+func runInspect(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := program.Flags("inspect", stderr)
+	pos, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		fs.Usage()
-		return errUsage
+		return cli.ErrUsage
 	}
 	data, err := os.ReadFile(pos[0])
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -8,6 +9,7 @@ import (
 
 	"pneumoscan/convnet"
 	"pneumoscan/inference"
+	"pneumoscan/internal/cli"
 	"pneumoscan/model"
 	"pneumoscan/modelconv/parity"
 	"pneumoscan/screen"
@@ -16,8 +18,8 @@ import (
 // runParity compares two scorers image by image: a float32 and an int8 model file (what
 // quantization changes), or one model file run by two engines (what the fast engine changes
 // against the onnx-go reference).
-func runParity(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("parity", stderr)
+func runParity(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := program.Flags("parity", stderr)
 	fp32 := fs.String("fp32", "", "float32 model file (with --int8)")
 	int8 := fs.String("int8", "", "int8 model file (with --fp32)")
 	modelPath := fs.String("model", "", "one model file, run by both --engines (instead of --fp32/--int8)")
@@ -25,7 +27,7 @@ func runParity(args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", "", "folder of images under NORMAL/ and PNEUMONIA/ subfolders (required)")
 	limit := fs.Int("limit", 0, "screen at most this many images, spread evenly over the sorted list (0: all)")
 	workers := fs.Int("workers", 1, "images screened at once; each worker loads both models (about 1-2 GB)")
-	pos, err := parse(fs, args)
+	pos, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
@@ -33,7 +35,7 @@ func runParity(args []string, stdout, stderr io.Writer) error {
 	byEngines := *modelPath != "" && *engines != "" && *fp32 == "" && *int8 == ""
 	if (!byModels && !byEngines) || *data == "" || len(pos) > 0 {
 		fs.Usage()
-		return errUsage
+		return cli.ErrUsage
 	}
 	// Each side: a model file and an engine ("" is screen's default).
 	type side struct{ path, engine, label string }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,7 @@ import (
 
 	"pneumoscan/convnet"
 	"pneumoscan/imagedecode"
+	"pneumoscan/internal/cli"
 	"pneumoscan/screen"
 	"pneumoscan/training/dataset"
 	"pneumoscan/training/evalreport"
@@ -19,19 +19,19 @@ import (
 )
 
 func runEvaluate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
+	fs := program.Flags("evaluate", stderr)
 	modelPath := fs.String("model", "", "model file to evaluate (required)")
 	data := fs.String("data", "", "folder with NORMAL/ and PNEUMONIA/ sub-folders, or a data set root whose test/ has them (required)")
 	out := fs.String("out", "runs/eval", "folder for metrics.json, metrics.md and the plots")
 	limit := fs.Int("limit", 0, "screen at most this many images per class (0: all)")
 	seed := fs.Uint64("seed", 1, "seed of the bootstrap interval")
-	if err := parse(fs, args, stderr); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *modelPath == "" || *data == "" {
 		fmt.Fprintln(stderr, "evaluate needs --model and --data")
 		fs.Usage()
-		return errUsage
+		return cli.ErrUsage
 	}
 	b, err := os.ReadFile(*modelPath)
 	if err != nil {

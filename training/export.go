@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"math"
 	"path/filepath"
 	"strings"
 
+	"pneumoscan/internal/cli"
 	"pneumoscan/model"
 	"pneumoscan/modelfile"
 	"pneumoscan/training/evalreport"
@@ -18,19 +18,19 @@ import (
 )
 
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	fs := program.Flags("export", stderr)
 	run := fs.String("run", "runs/head", "run folder written by `training train`")
 	out := fs.String("o", "", "output model file (required)")
 	name := fs.String("name", "pneumoscan-resnet50", "model name in the metadata")
 	version := fs.String("version", "", "model version in the metadata (required)")
 	fp32 := fs.Bool("fp32", false, "keep float32 weights instead of int8")
-	if err := parse(fs, args, stderr); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if *out == "" || *version == "" {
 		fmt.Fprintln(stderr, "export needs -o and --version")
 		fs.Usage()
-		return errUsage
+		return cli.ErrUsage
 	}
 	info, err := readRun(*run)
 	if err != nil {

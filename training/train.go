@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"pneumoscan/atomicfile"
+	"pneumoscan/internal/cli"
 	"strings"
 	"time"
 
@@ -62,13 +63,13 @@ func headFlags(fs *flag.FlagSet, c *head.Config) {
 }
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs := program.Flags("train", stderr)
 	var d dataFlags
 	d.register(fs)
 	var cfg head.Config
 	headFlags(fs, &cfg)
 	resume := fs.Bool("resume", false, "continue the run's checkpoint (same split, features and random stream)")
-	if err := parse(fs, args, stderr); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	epochsSet := false

@@ -3,18 +3,18 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 
+	"pneumoscan/internal/cli"
 	"pneumoscan/training/head"
 	"pneumoscan/training/progress"
 	"pneumoscan/training/tune"
 )
 
 func runTune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("tune", flag.ContinueOnError)
+	fs := program.Flags("tune", stderr)
 	var d dataFlags
 	d.register(fs)
 	base := head.Default()
@@ -23,12 +23,12 @@ func runTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&base.Patience, "patience", base.Patience, "early-stopping patience per trial")
 	trials := fs.Int("trials", 20, "number of trials")
 	log := fs.String("log", "", "JSON-lines trial log (default RUN/tune.jsonl); an existing log is resumed")
-	if err := parse(fs, args, stderr); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if d.Stages > 0 {
 		fmt.Fprintf(stderr, "tune searches head settings on cached pooled features of a frozen backbone; --trainable-stages %d is not supported there: tune with the backbone frozen, then train with --trainable-stages and the chosen settings\n", d.Stages)
-		return errUsage
+		return cli.ErrUsage
 	}
 	if *log == "" {
 		*log = filepath.Join(d.Run, tuneLog)

@@ -13,14 +13,15 @@
 package main
 
 import (
+	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"pneumoscan/atomicfile"
+	"pneumoscan/internal/cli"
 	"runtime"
 	"strconv"
 	"strings"
@@ -41,26 +42,23 @@ import (
 // splitSeed is the CPU trainer's default seed, so both trainers validate on the same patients.
 const splitSeed = 1
 
-func main() {
-	if len(os.Args) < 2 {
-		usage()
-	}
-	cmds := map[string]func([]string) error{
-		"split": cmdSplit, "probe": cmdProbe, "parity": cmdParity, "bench": cmdBench, "train": cmdTrain, "collect": cmdCollect,
-	}
-	fn, ok := cmds[os.Args[1]]
-	if !ok {
-		usage()
-	}
-	if err := fn(os.Args[2:]); err != nil {
-		fmt.Fprintf(os.Stderr, "gputrain %s: %v\n", os.Args[1], err)
-		os.Exit(1)
+var program = cli.Program{Name: "gputrain", Invocation: "gputrain"}
+
+// init fills the table: the commands' flag sets read it for their usage lines, so a plain
+// initializer would be a cycle.
+func init() {
+	program.Commands = []cli.Command{
+		{Name: "split", Args: "--data DIR --split FILE", Summary: "make (or check) the patient-grouped split", Run: cmdSplit},
+		{Name: "probe", Summary: "open the backend, run a tiny graph", Run: cmdProbe},
+		{Name: "parity", Args: "--data DIR --split FILE --n 8", Summary: "GoMLX (eval) vs CPU reference logits", Run: cmdParity},
+		{Name: "bench", Args: "--batches 64,128,256", Summary: "training steps per second", Run: cmdBench},
+		{Name: "train", Args: "--data DIR --split FILE --out DIR --budget 300s ...", Summary: "train end to end, send the model back as size-capped files", Run: cmdTrain},
+		{Name: "collect", Args: "--dir DIR --out FILE [--fp32 FILE]", Summary: "verify and reassemble what a training run sent back", Run: cmdCollect},
 	}
 }
 
-func usage() {
-	fmt.Fprintln(os.Stderr, "usage: gputrain split|probe|parity|bench|train|collect [flags] (see -h of each)")
-	os.Exit(2)
+func main() {
+	os.Exit(program.Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // archFlag picks the architecture: "resnet50" or "tiny" (the test layout, for smoke runs).
@@ -96,11 +94,13 @@ func items(data, splitPath string) (train, val []dataset.Item, sp *dataset.Split
 	return train, val, sp, err
 }
 
-func cmdSplit(args []string) error {
-	fs := flag.NewFlagSet("split", flag.ExitOnError)
+func cmdSplit(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := program.Flags("split", stderr)
 	data := fs.String("data", "", "data set root (with train/NORMAL, train/PNEUMONIA)")
 	out := fs.String("split", "runs/head/split.json", "split file (reused when it exists and matches)")
-	fs.Parse(args)
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
 	sc, err := dataset.Scan(*data, dataset.Options{})
 	if err != nil {
 		return err
@@ -109,18 +109,18 @@ func cmdSplit(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("split %s: train %v images (%d groups), validation %v (%d groups), NORMAL/PNEUMONIA\n",
+	fmt.Fprintf(stdout, "split %s: train %v images (%d groups), validation %v (%d groups), NORMAL/PNEUMONIA\n",
 		*out, sp.TrainCounts, sp.TrainGroups, sp.ValCounts, sp.ValGroups)
 	return nil
 }
 
-func cmdProbe(args []string) error {
+func cmdProbe(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	b, err := backend()
 	if err != nil {
 		return err
 	}
 	defer b.Finalize()
-	fmt.Printf("backend %s: %s, %d device(s)\n", b.Name(), b.Description(), b.NumDevices())
+	fmt.Fprintf(stdout, "backend %s: %s, %d device(s)\n", b.Name(), b.Description(), b.NumDevices())
 	a, err := arch("tiny")
 	if err != nil {
 		return err
@@ -131,18 +131,20 @@ func cmdProbe(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("tiny network: backend %v reference %v (max rel diff %.2g) in %.1fs\n", g, ref, gpu.MaxRelDiff(g, ref), time.Since(t0).Seconds())
+	fmt.Fprintf(stdout, "tiny network: backend %v reference %v (max rel diff %.2g) in %.1fs\n", g, ref, gpu.MaxRelDiff(g, ref), time.Since(t0).Seconds())
 	return nil
 }
 
-func cmdParity(args []string) error {
-	fs := flag.NewFlagSet("parity", flag.ExitOnError)
+func cmdParity(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := program.Flags("parity", stderr)
 	data := fs.String("data", "", "data set root")
 	splitPath := fs.String("split", "", "split file")
 	n := fs.Int("n", 8, "validation images to compare")
 	archName := fs.String("arch", "resnet50", "resnet50 or tiny")
 	size := fs.Int("size", 224, "input size")
-	fs.Parse(args)
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
 	a, err := arch(*archName)
 	if err != nil {
 		return err
@@ -171,14 +173,14 @@ func cmdParity(args []string) error {
 		return err
 	}
 	for i := range g {
-		fmt.Printf("  %-40s backend %+.6f  cpu reference %+.6f\n", filepath.Base(val[i].Rel), g[i], ref[i])
+		fmt.Fprintf(stdout, "  %-40s backend %+.6f  cpu reference %+.6f\n", filepath.Base(val[i].Rel), g[i], ref[i])
 	}
 	d := gpu.MaxRelDiff(g, ref)
 	verdict := "PASS"
 	if d > 1e-3 {
 		verdict = "ABOVE GOAL (1e-3)"
 	}
-	fmt.Printf("parity %s on %d images: max |diff| / max |logit| = %.3g: %s (%.1fs, %d CPU threads)\n",
+	fmt.Fprintf(stdout, "parity %s on %d images: max |diff| / max |logit| = %.3g: %s (%.1fs, %d CPU threads)\n",
 		*archName, len(g), d, verdict, time.Since(t0).Seconds(), runtime.GOMAXPROCS(0))
 	return nil
 }
@@ -195,14 +197,16 @@ func ints(s string) ([]int, error) {
 	return out, nil
 }
 
-func cmdBench(args []string) error {
-	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+func cmdBench(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := program.Flags("bench", stderr)
 	batches := fs.String("batches", "64,128,256", "batch sizes")
 	steps := fs.Int("steps", 10, "timed steps per batch size")
 	warm := fs.Int("warm", 3, "warm-up steps (the first compiles)")
 	archName := fs.String("arch", "resnet50", "resnet50 or tiny")
 	size := fs.Int("size", 224, "input size")
-	fs.Parse(args)
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
 	a, err := arch(*archName)
 	if err != nil {
 		return err
@@ -216,12 +220,12 @@ func cmdBench(args []string) error {
 		return err
 	}
 	defer b.Finalize()
-	_, err = gpu.Bench(b, gpu.Net{Arch: a, Size: *size, Hidden: 128, Dropout: 0.3, L2: 1e-4}, 1e-3, bs, *warm, *steps, os.Stdout)
+	_, err = gpu.Bench(b, gpu.Net{Arch: a, Size: *size, Hidden: 128, Dropout: 0.3, L2: 1e-4}, 1e-3, bs, *warm, *steps, stdout)
 	return err
 }
 
-func cmdTrain(args []string) error {
-	fs := flag.NewFlagSet("train", flag.ExitOnError)
+func cmdTrain(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := program.Flags("train", stderr)
 	data := fs.String("data", "", "data set root")
 	splitPath := fs.String("split", "", "split file made by \"gputrain split\"")
 	out := fs.String("out", "", "output folder: model parts, weight shards, manifest, log")
@@ -245,7 +249,9 @@ func cmdTrain(args []string) error {
 	device := fs.String("device", "GPU", "device description for the metadata")
 	name := fs.String("name", "pneumoscan-resnet50-gpu", "model name")
 	version := fs.String("version", "gpu-1", "model version")
-	fs.Parse(args)
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
 	if *out == "" {
 		return errors.New("--out is required")
 	}
@@ -258,7 +264,7 @@ func cmdTrain(args []string) error {
 		return err
 	}
 	defer lf.Close()
-	log := io.MultiWriter(os.Stdout, lf)
+	log := io.MultiWriter(stdout, lf)
 	fmt.Fprintf(log, "gputrain train %s\n", strings.Join(args, " "))
 	a, err := arch(*archName)
 	if err != nil {
@@ -348,7 +354,7 @@ func cmdTrain(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("wrote %s: %d model parts, %d weight shards, manifest\n", *out, len(m.Model.Parts), len(m.Weights.Parts))
+	fmt.Fprintf(stdout, "wrote %s: %d model parts, %d weight shards, manifest\n", *out, len(m.Model.Parts), len(m.Weights.Parts))
 	return nil
 }
 
@@ -359,12 +365,14 @@ func calibSample(total, n int, seed int64) []int {
 	return idx[:min(n, total)]
 }
 
-func cmdCollect(args []string) error {
-	fs := flag.NewFlagSet("collect", flag.ExitOnError)
+func cmdCollect(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := program.Flags("collect", stderr)
 	dir := fs.String("dir", "", "folder with the files a training run sent back")
 	out := fs.String("out", "", "reassembled int8 model file")
 	fp32 := fs.String("fp32", "", "also rebuild a float32 model from the float16 weight shards here (optional)")
-	fs.Parse(args)
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
 	m, err := shard.ReadManifest(*dir)
 	if err != nil {
 		return err
@@ -373,7 +381,7 @@ func cmdCollect(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("verified %d model parts, %d weight shards, %d other files against %s\n",
+	fmt.Fprintf(stdout, "verified %d model parts, %d weight shards, %d other files against %s\n",
 		len(m.Model.Parts), len(m.Weights.Parts), len(m.Extra), filepath.Join(*dir, shard.ManifestName))
 	mp, err := modelfile.Unmarshal(data)
 	if err != nil {
@@ -383,10 +391,10 @@ func cmdCollect(args []string) error {
 		if err := atomicfile.Write(*out, data); err != nil {
 			return err
 		}
-		fmt.Printf("wrote %s (%d bytes, sha256 %s)\n", *out, len(data), m.Model.SHA256)
+		fmt.Fprintf(stdout, "wrote %s (%d bytes, sha256 %s)\n", *out, len(data), m.Model.SHA256)
 	}
 	if *fp32 != "" && !m.HasWeights() {
-		fmt.Printf("--fp32 %s skipped: this run sent the int8 model only (gputrain train --fp16-shards=false)\n", *fp32)
+		fmt.Fprintf(stdout, "--fp32 %s skipped: this run sent the int8 model only (gputrain train --fp16-shards=false)\n", *fp32)
 	} else if *fp32 != "" {
 		md, err := model.ParseMetadata(mp.MetadataProps)
 		if err != nil {
@@ -404,7 +412,7 @@ func cmdCollect(args []string) error {
 		if err := modelfile.WriteFile(*fp32, full); err != nil {
 			return err
 		}
-		fmt.Printf("wrote %s (float32 from float16 shards)\n", *fp32)
+		fmt.Fprintf(stdout, "wrote %s (float32 from float16 shards)\n", *fp32)
 	}
 	return nil
 }

@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestRun(t *testing.T) {
+	var got []string
+	var p Program
+	p = Program{Name: "tool", Invocation: "go run ./tool", Commands: []Command{
+		{Name: "ok", Args: "[-n N] FILE", Summary: "succeed", Run: func(_ context.Context, args []string, stdout, stderr io.Writer) error {
+			fs := p.Flags("ok", stderr)
+			n := fs.Int("n", 1, "a number")
+			pos, err := ParseInterspersed(fs, args)
+			if err != nil {
+				return err
+			}
+			got = append(pos, strings.Repeat("x", *n))
+			return nil
+		}},
+		{Name: "strict", Run: func(_ context.Context, args []string, _, stderr io.Writer) error {
+			return Parse(p.Flags("strict", stderr), args)
+		}},
+		{Name: "fail", Run: func(context.Context, []string, io.Writer, io.Writer) error { return errors.New("boom") }},
+		{Name: "stop", Run: func(ctx context.Context, _ []string, _, _ io.Writer) error { return ctx.Err() }},
+	}}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, c := range []struct {
+		args   []string
+		ctx    context.Context
+		code   int
+		stderr string
+	}{
+		{nil, nil, 2, "Commands:"},
+		{[]string{"help"}, nil, 0, `Run "go run ./tool <command> -h"`},
+		{[]string{"nope"}, nil, 2, `tool: unknown command "nope"`},
+		{[]string{"ok", "a", "-n", "3", "b"}, nil, 0, ""},
+		{[]string{"ok", "-h"}, nil, 0, "Usage: go run ./tool ok [-n N] FILE\n\nsucceed."},
+		{[]string{"ok", "-bad"}, nil, 2, "flag provided but not defined"},
+		{[]string{"strict", "stray"}, nil, 2, "unexpected arguments: [stray]"},
+		{[]string{"fail"}, nil, 1, "tool fail: boom"},
+		{[]string{"stop"}, cancelled, 130, "tool stop: interrupted"},
+	} {
+		var out, errb bytes.Buffer
+		ctx := c.ctx
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		if code := p.Run(ctx, c.args, &out, &errb); code != c.code || !strings.Contains(errb.String(), c.stderr) {
+			t.Errorf("%v: code %d, stderr %q; want %d and %q", c.args, code, errb.String(), c.code, c.stderr)
+		}
+	}
+	if strings.Join(got, " ") != "a b xxx" {
+		t.Errorf("ok saw %v, want positional a b and -n 3", got)
+	}
+}
