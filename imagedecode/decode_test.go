@@ -11,6 +11,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"pneumoscan/internal/chestxray"
 	"testing"
 )
 
@@ -104,18 +105,33 @@ func TestDecodeAccepts(t *testing.T) {
 	}
 }
 
-func TestDecodeFixturesAndDataset(t *testing.T) {
+func TestDecodeFixtures(t *testing.T) {
 	files, _ := filepath.Glob("../testdata/xray/*.jpeg")
 	if len(files) != 2 {
 		t.Fatalf("found %d fixtures, want 2", len(files))
 	}
-	// A sample of the data set when it is present (it is not part of the repository).
+	checkDecodes(t, files)
+}
+
+// TestDecodeDataset decodes a sample of the data set's test split (skipped, naming where it
+// looked, when the data set is not there: it is not part of the repository).
+func TestDecodeDataset(t *testing.T) {
+	root := chestxray.Dir(t)
+	var files []string
 	for _, class := range []string{"NORMAL", "PNEUMONIA"} {
-		all, _ := filepath.Glob(filepath.Join("/work/shared/data/chest_xray/test", class, "*.jpeg"))
+		all, _ := filepath.Glob(filepath.Join(root, "test", class, "*.jpeg"))
+		if len(all) == 0 {
+			t.Fatalf("no images in %s", filepath.Join(root, "test", class))
+		}
 		for i := 0; i < len(all) && i < 25*7; i += 7 {
 			files = append(files, all[i])
 		}
 	}
+	checkDecodes(t, files)
+}
+
+func checkDecodes(t *testing.T, files []string) {
+	t.Helper()
 	t.Logf("checking %d images", len(files))
 	var worst float64
 	for _, f := range files {

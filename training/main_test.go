@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"pneumoscan/internal/chestxray"
 	"strings"
 	"testing"
 
@@ -22,15 +23,20 @@ import (
 	"pneumoscan/training/operating"
 )
 
-// dataRoot is the real data set, relative to this package, when it is there
-// (it is in CI); otherwise a small generated one in the shape of it.
+// dataRoot is the real data set (chestxray.Find) when it is there (it is in CI)
+// and PNEUMOSCAN_SMOKE_SYNTHETIC is unset; otherwise a small generated one in the
+// shape of it.
 func dataRoot(t *testing.T) string {
-	real := filepath.Join("..", "..", "shared", "data", "chest_xray")
-	if _, err := os.Stat(filepath.Join(real, "train")); err == nil && os.Getenv("PNEUMOSCAN_SMOKE_SYNTHETIC") == "" {
-		return real
+	if os.Getenv("PNEUMOSCAN_SMOKE_SYNTHETIC") != "" {
+		t.Log("PNEUMOSCAN_SMOKE_SYNTHETIC set: generating images")
+		return synthData(t)
 	}
-	t.Log("real data set not found: generating images")
-	return synthData(t)
+	real, err := chestxray.Find()
+	if err != nil {
+		t.Logf("%v: generating images", err)
+		return synthData(t)
+	}
+	return real
 }
 
 // synthData writes gray 224x224 JPEGs: PNEUMONIA images carry bright patches,

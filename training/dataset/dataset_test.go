@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"pneumoscan/internal/chestxray"
 	"strings"
 	"testing"
 )
@@ -388,39 +389,8 @@ func TestClassWeights(t *testing.T) {
 	}
 }
 
-// realDataDir finds the shared data set: $PNEUMOSCAN_DATA when set (which
-// must then exist), else ../shared/data/chest_xray beside the module root.
-func realDataDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("PNEUMOSCAN_DATA"); d != "" {
-		if _, err := os.Stat(d); err != nil {
-			t.Fatalf("PNEUMOSCAN_DATA=%s: %v", d, err)
-		}
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's folder")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "data", "chest_xray")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("real data set not found at %s and PNEUMOSCAN_DATA unset: %v", d, err)
-	}
-	return d
-}
-
 func TestRealData(t *testing.T) {
-	root := realDataDir(t)
+	root := chestxray.Dir(t)
 	s, err := Scan(root, Options{})
 	if err != nil {
 		t.Fatal(err)
