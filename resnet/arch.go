@@ -32,6 +32,17 @@ var ResNet50 = Arch{StemWidth: 64, Widths: [4]int{64, 128, 256, 512}, Expansion:
 // no signal to fit a temperature on, so the wider one stayed.)
 var Tiny = Arch{StemWidth: 8, Widths: [4]int{4, 8, 8, 16}, Expansion: 2, Blocks: [4]int{1, 1, 2, 1}}
 
+// Named returns the architecture a command line names: "resnet50" or "tiny".
+func Named(name string) (Arch, error) {
+	switch name {
+	case "resnet50":
+		return ResNet50, nil
+	case "tiny":
+		return Tiny, nil
+	}
+	return Arch{}, fmt.Errorf("unknown --arch %q (want resnet50 or tiny)", name)
+}
+
 // Validate reports an architecture that cannot be built.
 func (a Arch) Validate() error {
 	if a.StemWidth <= 0 || a.Expansion <= 0 {

@@ -122,3 +122,15 @@ func TestRandomResNet50ActivationsStayBounded(t *testing.T) {
 		t.Errorf("logit %.3g saturates the sigmoid", logit)
 	}
 }
+
+func TestNamed(t *testing.T) {
+	if a, err := Named("resnet50"); err != nil || a != ResNet50 {
+		t.Errorf("resnet50: %+v %v", a, err)
+	}
+	if a, err := Named("tiny"); err != nil || a != Tiny {
+		t.Errorf("tiny: %+v %v", a, err)
+	}
+	if _, err := Named("vgg"); err == nil || !strings.Contains(err.Error(), `"vgg"`) {
+		t.Errorf("vgg: %v", err)
+	}
+}

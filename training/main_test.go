@@ -130,18 +130,7 @@ func TestSmokeTrainExportScreen(t *testing.T) {
 	}
 
 	model := filepath.Join(tmp, "model.onnx")
-	msg := runCmd(t, "export", "--run", runA, "-o", model, "--version", "smoke-1")
-	if !strings.Contains(msg, "validation AUC") {
-		t.Errorf("export said %q", msg)
-	}
-	b, err := os.ReadFile(model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := screen.New(b, convnet.Engine)
-	if err != nil {
-		t.Fatalf("screen.New refused the exported model: %v", err)
-	}
+	s := exportAndLoad(t, runA, model, "smoke-1")
 	md := s.Metadata()
 	if !md.Trained || md.Version != "smoke-1" || md.Operating != operating.Screening || len(md.Thresholds) != 2 || md.Temperature <= 0 {
 		t.Errorf("metadata %+v", md)
@@ -229,18 +218,7 @@ func TestSmokeFinetune(t *testing.T) {
 		t.Errorf("activation caches %v, want train and val", acts)
 	}
 	model := filepath.Join(tmp, "model.onnx")
-	msg := runCmd(t, "export", "--run", runA, "-o", model, "--version", "ft-1")
-	if !strings.Contains(msg, "validation AUC") {
-		t.Errorf("export said %q", msg)
-	}
-	b, err := os.ReadFile(model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := screen.New(b, convnet.Engine)
-	if err != nil {
-		t.Fatalf("screen.New refused the exported model: %v", err)
-	}
+	s := exportAndLoad(t, runA, model, "ft-1")
 	if md := s.Metadata(); !md.Trained || !strings.Contains(md.Description, "fine-tuned") || md.Metrics["val_auc"] <= 0 {
 		t.Errorf("metadata %+v", md)
 	}
@@ -284,6 +262,24 @@ func TestSmokeFinetune(t *testing.T) {
 			}
 		}
 	}
+}
+
+// exportAndLoad exports run's model to path as version and loads it in the screening path.
+func exportAndLoad(t *testing.T, run, path, version string) *screen.Screener {
+	t.Helper()
+	msg := runCmd(t, "export", "--run", run, "-o", path, "--version", version)
+	if !strings.Contains(msg, "validation AUC") {
+		t.Errorf("export said %q", msg)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := screen.New(b, convnet.Engine)
+	if err != nil {
+		t.Fatalf("screen.New refused the exported model: %v", err)
+	}
+	return s
 }
 
 func readFile(t *testing.T, path string) string {

@@ -65,16 +65,6 @@ func (d *dataFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&d.FlipActs, "flip-activations", false, "with --trainable-stages: mirror each cached activation map left-right with probability 1/2 (cheap augmentation)")
 }
 
-func (d *dataFlags) arch() (resnet.Arch, error) {
-	switch d.Arch {
-	case "resnet50":
-		return resnet.ResNet50, nil
-	case "tiny":
-		return resnet.Tiny, nil
-	}
-	return resnet.Arch{}, fmt.Errorf("unknown --arch %q (want resnet50 or tiny)", d.Arch)
-}
-
 // prepared is what the head trains on.
 type prepared struct {
 	Backbone  *backbone.Backbone
@@ -148,7 +138,7 @@ func prepareBase(ctx context.Context, d *dataFlags, stderr io.Writer) (*base, er
 		return nil, fmt.Errorf("--augment-draws and --limit must be >= 0")
 	}
 	d.Augment.HeightShift = d.Augment.WidthShift // --aug-shift sets both
-	arch, err := d.arch()
+	arch, err := resnet.Named(d.Arch)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -61,15 +62,9 @@ func main() {
 	os.Exit(program.Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// archFlag picks the architecture: "resnet50" or "tiny" (the test layout, for smoke runs).
-func arch(name string) (resnet.Arch, error) {
-	switch name {
-	case "resnet50":
-		return resnet.ResNet50, nil
-	case "tiny":
-		return resnet.Tiny, nil
-	}
-	return resnet.Arch{}, fmt.Errorf("unknown --arch %q (resnet50 or tiny)", name)
+// archFlags adds --arch (read it with resnet.Named) and --size to fs.
+func archFlags(fs *flag.FlagSet) (name *string, size *int) {
+	return fs.String("arch", "resnet50", "resnet50 or tiny"), fs.Int("size", 224, "input size")
 }
 
 func backend() (backends.Backend, error) {
@@ -121,11 +116,7 @@ func cmdProbe(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	defer b.Finalize()
 	fmt.Fprintf(stdout, "backend %s: %s, %d device(s)\n", b.Name(), b.Description(), b.NumDevices())
-	a, err := arch("tiny")
-	if err != nil {
-		return err
-	}
-	n := gpu.Net{Arch: a, Size: 64, Hidden: 4}
+	n := gpu.Net{Arch: resnet.Tiny, Size: 64, Hidden: 4}
 	t0 := time.Now()
 	g, ref, err := gpu.Parity(b, n, make([]float32, 2*3*64*64), 1)
 	if err != nil {
@@ -140,12 +131,11 @@ func cmdParity(_ context.Context, args []string, stdout, stderr io.Writer) error
 	data := fs.String("data", "", "data set root")
 	splitPath := fs.String("split", "", "split file")
 	n := fs.Int("n", 8, "validation images to compare")
-	archName := fs.String("arch", "resnet50", "resnet50 or tiny")
-	size := fs.Int("size", 224, "input size")
+	archName, size := archFlags(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	a, err := arch(*archName)
+	a, err := resnet.Named(*archName)
 	if err != nil {
 		return err
 	}
@@ -202,12 +192,11 @@ func cmdBench(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	batches := fs.String("batches", "64,128,256", "batch sizes")
 	steps := fs.Int("steps", 10, "timed steps per batch size")
 	warm := fs.Int("warm", 3, "warm-up steps (the first compiles)")
-	archName := fs.String("arch", "resnet50", "resnet50 or tiny")
-	size := fs.Int("size", 224, "input size")
+	archName, size := archFlags(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	a, err := arch(*archName)
+	a, err := resnet.Named(*archName)
 	if err != nil {
 		return err
 	}
@@ -229,8 +218,7 @@ func cmdTrain(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	data := fs.String("data", "", "data set root")
 	splitPath := fs.String("split", "", "split file made by \"gputrain split\"")
 	out := fs.String("out", "", "output folder: model parts, weight shards, manifest, log")
-	archName := fs.String("arch", "resnet50", "resnet50 or tiny")
-	size := fs.Int("size", 224, "input size")
+	archName, size := archFlags(fs)
 	batch := fs.Int("batch", 128, "batch size")
 	epochs := fs.Int("epochs", 60, "most epochs")
 	budget := fs.Duration("budget", 300*time.Second, "training time budget (epochs that would not fit are not started)")
@@ -266,7 +254,7 @@ func cmdTrain(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	defer lf.Close()
 	log := io.MultiWriter(stdout, lf)
 	fmt.Fprintf(log, "gputrain train %s\n", strings.Join(args, " "))
-	a, err := arch(*archName)
+	a, err := resnet.Named(*archName)
 	if err != nil {
 		return err
 	}
