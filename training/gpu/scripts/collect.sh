@@ -1,10 +1,11 @@
 #!/bin/sh
-# Here, after run2: verify every file the run sent back against manifest.json (sha256 of
-# each part, each shard and of the reassembled wholes), write the int8 model and a float32
-# model rebuilt from the float16 shards, and print the model's metadata.
-# usage: gpu/collect.sh DIR_WITH_RUN2_FILES [OUT_DIR (default models/gpu)]
+# On the build machine, after run2 or run3: verify the files the run wrote to its $OUT
+# against manifest.json (sha256 of each part, each shard and of the reassembled wholes), write
+# the int8 model and a float32 model rebuilt from the float16 shards (when the run wrote
+# them), and print the model's metadata.
+# usage: training/gpu/scripts/collect.sh RUN_OUT_DIR [OUT_DIR (default models/gpu)]
 set -eu
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.." # repository root
 IN=$1
 DST=${2:-models/gpu}
 mkdir -p "$DST"

@@ -1,5 +1,5 @@
 #!/bin/sh
-# First look at the lent GPU machine: the GPU, the C library, the PJRT plugin that GoMLX can
+# First look at a GPU machine: the GPU, the C library, the PJRT plugin that GoMLX can
 # dlopen, and whether ImageNet ResNet50 weights are cached anywhere (torch hub, huggingface).
 set +e
 nvidia-smi

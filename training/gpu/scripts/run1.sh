@@ -1,12 +1,12 @@
 #!/bin/bash
-# There (GPU machine), < 4 minutes: GPU facts, environment, backend probe, ResNet50 parity
+# On the GPU machine, < 4 minutes: GPU facts, environment, backend probe, ResNet50 parity
 # (GPU eval logits vs the CPU reference forward on BN-folded weights), training-step
 # throughput at 224x224 (batch 128 and 256: each batch size compiles its own graph, which is
 # what costs time here), then the whole train -> export -> shards path for 1 epoch on the tiny
 # architecture (its img/s is the CPU feeding rate, augmentation included). Everything goes to
 # $OUT/run1.log. Each step has a timeout so that the run ends within 5 minutes whatever happens.
-cd "$(dirname "$0")/.."
-. gpu/env.sh
+cd "$(dirname "$0")/../../.." # repository root
+. training/gpu/scripts/env.sh
 exec > "$OUT/run1.log" 2>&1
 set +e
 date; nvidia-smi; nproc; free -g | head -2

@@ -1,10 +1,10 @@
 #!/bin/bash
-# There (GPU machine), < 7 minutes: the full training run. Training stops at the time budget
+# On the GPU machine, < 7 minutes: the full training run. Training stops at the time budget
 # (BUDGET, default 270s, epochs that would not fit are not started), at EPOCHS or on early
 # stopping; then export. $OUT gets at most 8 files: model.int8.onnx.part0..1,
 # weights.fp16.part0..3, train.log, manifest.json.
-cd "$(dirname "$0")/.."
-. gpu/env.sh
+cd "$(dirname "$0")/../../.." # repository root
+. training/gpu/scripts/env.sh
 set +e
 GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 timeout 400 "$GT" train --data "$DATA" --split "$SPLIT" --out "$OUT" \

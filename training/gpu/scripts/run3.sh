@@ -1,16 +1,16 @@
 #!/bin/bash
-# There (GPU machine), one call of about 8 minutes: what run1 and run2 taught us, fixed.
+# On the GPU machine, about 8 minutes: what run1 and run2 taught us, fixed.
 #  1. Parity with TF32 off (NVIDIA_TF32_OVERRIDE=0 for cuDNN/cuBLAS; run1's 2.8e-3 with XLA's
 #     default precision was TF32 rounding); if still above 1e-3, again with XLA's Triton GEMMs off.
 #  2. Training: AdamW, cosine schedule with warm-up over a fixed number of epochs, and
 #     BatchNorm averages recomputed on 2,048 clean train images before every validation
 #     (run2's validation AUC jumped between 0.27 and 0.90 and sat at exactly 0.5: eval-mode
 #     logits saturated because the moving averages did not match the weights); the int8
-#     model only comes back (run2's float16 shards overflowed the 64 MiB that returns).
+#     model only is written (run2's float16 shards overflowed the 64 MiB that could be copied back).
 #     If the new options fail early, the run falls back to run2's plain Adam.
 # $OUT: run3.log, train.log, model.int8.onnx.part0..1, manifest.json.
-cd "$(dirname "$0")/.."
-. gpu/env.sh
+cd "$(dirname "$0")/../../.." # repository root
+. training/gpu/scripts/env.sh
 set +e
 LOG=$OUT/run3.log
 exec > >(tee -a "$LOG") 2>&1
