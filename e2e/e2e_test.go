@@ -161,6 +161,11 @@ type card struct {
 	Prob   string `json:"prob"`
 	Error  string `json:"error"`
 	Pixels int    `json:"pixels"` // non-zero heatmap pixels
+	// Opacity is the heatmap canvas's CSS opacity, Slider the opacity slider's value: the
+	// slider must show what is drawn.
+	Opacity string `json:"opacity"`
+	Slider  string `json:"slider"`
+	Img     bool   `json:"img"` // the card shows the file's picture
 }
 
 const readCards = `Array.from(document.querySelectorAll(".card")).map((c) => {
@@ -172,8 +177,10 @@ const readCards = `Array.from(document.querySelectorAll(".card")).map((c) => {
   }
   const p = c.querySelector("[data-prob]");
   const e = c.querySelector(".card-error");
+  const slider = c.querySelector("input.heatmap-opacity");
   return { name: c.dataset.name, stage: c.dataset.stage, prob: p ? p.dataset.prob : "",
-           error: e ? e.textContent : "", pixels };
+           error: e ? e.textContent : "", pixels, opacity: canvas ? canvas.style.opacity : "",
+           slider: slider ? slider.value : "", img: !!c.querySelector("img") };
 })`
 
 // waitCards polls until n cards are done or failed.
@@ -345,10 +352,16 @@ func TestBrowser(t *testing.T) {
 			if c.Pixels == 0 {
 				t.Errorf("%s: the heatmap canvas is blank", c.Name)
 			}
+			if o, err1 := strconv.ParseFloat(c.Opacity, 64); err1 != nil || c.Slider == "" || fmt.Sprint(o) != c.Slider {
+				t.Errorf("%s: heatmap drawn at opacity %q but the slider shows %q", c.Name, c.Opacity, c.Slider)
+			}
 			continue
 		}
 		if c.Stage != "error" || c.Error != wantErr[c.Name] {
 			t.Errorf("%s: stage %s, message %q; want error %q", c.Name, c.Stage, c.Error, wantErr[c.Name])
+		}
+		if c.Img {
+			t.Errorf("%s: a refused file still shows its (broken or half-decoded) picture", c.Name)
 		}
 	}
 

@@ -73,7 +73,15 @@ func (c *card) drawHeatmap() {
 	pix := app.Window().Get("Uint8ClampedArray").New(c.heatmap)
 	img := app.Window().Get("ImageData").New(pix, c.heatmapSize, c.heatmapSize)
 	canvas.Call("getContext", "2d").Call("putImageData", img, 0, 0)
+	// A range input's value attribute is applied in whatever order go-app sets attributes:
+	// before step and max it is rounded to an integer (0.5 -> 1), so the slider would show
+	// 1.0 over a heatmap drawn at 0.5. Setting the property once the element exists is exact.
+	if s := app.Window().GetElementByID(c.sliderID()); s.Truthy() {
+		s.Set("value", strconv.FormatFloat(c.opacity, 'f', 2, 64))
+	}
 }
+
+func (c *card) sliderID() string { return "opacity-" + strconv.Itoa(c.id) }
 
 func (c *card) status() string {
 	switch c.stage {
@@ -120,7 +128,7 @@ func (c *card) render(th threshold, crossCheck func(*card)) app.UI {
 				),
 				app.Label().Body(
 					app.Text("opacity "),
-					app.Input().Type("range").Class("heatmap-opacity").Min(0).Max(1).Step(0.05).Value(c.opacity).
+					app.Input().Type("range").ID(c.sliderID()).Class("heatmap-opacity").Min(0).Max(1).Step(0.05).Value(c.opacity).
 						OnInput(func(ctx app.Context, e app.Event) {
 							if v, err := strconv.ParseFloat(ctx.JSSrc().Get("value").String(), 64); err == nil {
 								c.opacity = v
@@ -133,11 +141,14 @@ func (c *card) render(th threshold, crossCheck func(*card)) app.UI {
 		result = app.P().Class("stage").Text(c.status())
 	}
 	return app.Div().Class("card "+c.stage).ID("card-"+strconv.Itoa(c.id)).DataSet("stage", c.stage).DataSet("name", c.name).Body(
-		app.Div().Class("figure").Body(
+		// A refused file has no picture worth showing (the browser would draw a broken-image
+		// box, or a half-decoded film): the card says why instead.
+		app.If(c.stage == stageError, app.Div().Class("figure-none").Text("no preview")),
+		app.If(c.stage != stageError, app.Div().Class("figure").Body(
 			app.Img().Src(c.imageURL).Alt(c.name),
 			app.If(c.stage == stageDone,
 				app.Canvas().ID(c.canvasID()).Class("heatmap").Width(c.heatmapSize).Height(c.heatmapSize).Style("opacity", strconv.FormatFloat(c.opacity, 'f', 2, 64)).Style("display", display)),
-		),
+		)),
 		app.Div().Class("card-body").Body(
 			app.H3().Text(c.name),
 			result,
