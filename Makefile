@@ -44,7 +44,8 @@ test:
 	$(GO) test ./...
 
 clean:
-	rm -rf $(STATIC) $(BIN) testout
+	rm -rf $(BIN) testout
+	find $(STATIC) -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
 
 .PHONY: bench bench-train
 bench:
