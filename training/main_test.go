@@ -183,14 +183,7 @@ func TestSmokeTrainExportScreen(t *testing.T) {
 	runCmd(t, append([]string{"train", "--run", runA, "--epochs", "3", "--resume", "--units", "16"}, common...)...)
 	runB := filepath.Join(tmp, "b")
 	runCmd(t, append([]string{"train", "--run", runB, "--epochs", "3", "--units", "16"}, common...)...)
-	ca, err := checkpoint.Load(filepath.Join(runA, checkpointFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, err := checkpoint.Load(filepath.Join(runB, checkpointFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, cb := loadCheckpoint(t, runA), loadCheckpoint(t, runB)
 	if ca.State.Epoch != 3 || cb.State.Epoch != 3 {
 		t.Fatalf("epochs %d and %d, want 3", ca.State.Epoch, cb.State.Epoch)
 	}
@@ -235,14 +228,7 @@ func TestSmokeFinetune(t *testing.T) {
 	runCmd(t, append([]string{"train", "--run", runA, "--epochs", "3", "--resume"}, common...)...)
 	runB := filepath.Join(tmp, "b")
 	runCmd(t, append([]string{"train", "--run", runB, "--epochs", "3"}, common...)...)
-	ca, err := checkpoint.Load(filepath.Join(runA, checkpointFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb, err := checkpoint.Load(filepath.Join(runB, checkpointFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, cb := loadCheckpoint(t, runA), loadCheckpoint(t, runB)
 	var sa, sb finetune.State
 	for _, p := range []struct {
 		c *checkpoint.Checkpoint
@@ -280,6 +266,15 @@ func exportAndLoad(t *testing.T, run, path, version string) *screen.Screener {
 		t.Fatalf("screen.New refused the exported model: %v", err)
 	}
 	return s
+}
+
+func loadCheckpoint(t *testing.T, run string) *checkpoint.Checkpoint {
+	t.Helper()
+	c, err := checkpoint.Load(filepath.Join(run, checkpointFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func readFile(t *testing.T, path string) string {
