@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"pneumoscan/metrics"
 	"pneumoscan/training/dataset"
-	"pneumoscan/training/metrics"
 )
 
 // Scorer gives P(pneumonia) for an encoded image.

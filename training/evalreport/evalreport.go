@@ -13,8 +13,8 @@ import (
 	"pneumoscan/atomicfile"
 	"strings"
 
+	"pneumoscan/metrics"
 	"pneumoscan/model"
-	"pneumoscan/training/metrics"
 )
 
 // Run is what one evaluation is made from.

@@ -11,7 +11,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 
-	"pneumoscan/training/metrics"
+	"pneumoscan/metrics"
 )
 
 const plotSize = 5 * vg.Inch // 480 px at vgimg's 96 dpi

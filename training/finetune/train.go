@@ -17,9 +17,9 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"pneumoscan/metrics"
 	"pneumoscan/resnet"
 	"pneumoscan/training/head"
-	"pneumoscan/training/metrics"
 )
 
 // Config is the head's settings (units, dropout, L2 on the hidden layer, Adam, epochs, batch,

@@ -16,8 +16,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers/cosineschedule"
 
+	"pneumoscan/metrics"
 	"pneumoscan/resnet"
-	"pneumoscan/training/metrics"
 )
 
 // Options of one training run.

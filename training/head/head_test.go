@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"pneumoscan/training/metrics"
+	"pneumoscan/metrics"
 )
 
 // synthetic makes n examples whose label depends on a nonlinear function of

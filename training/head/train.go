@@ -8,7 +8,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"pneumoscan/training/metrics"
+	"pneumoscan/metrics"
 )
 
 // EpochStats is what one epoch measured.

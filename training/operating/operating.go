@@ -7,8 +7,8 @@ package operating
 import (
 	"fmt"
 
+	"pneumoscan/metrics"
 	"pneumoscan/model"
-	"pneumoscan/training/metrics"
 )
 
 // The operating points written into exported models.

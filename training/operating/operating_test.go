@@ -4,7 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"pneumoscan/training/metrics"
+	"pneumoscan/metrics"
 )
 
 func TestPoints(t *testing.T) {
