@@ -3,7 +3,14 @@
 # for the browser test when it is missing.
 
 GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
-ADDR    ?= :8080
+# make run listens on loopback only; serve the clinic's network with e.g.
+#   make run ADDR=0.0.0.0:8443 TLS_DIR=.cache/tls TLS_HOSTS=scanner.clinic.lan,192.168.1.20
+# TLS_DIR: serve HTTPS with a self-signed certificate kept there (made once, then reused);
+# SERVER_FLAGS: any other server flags, e.g. "-tls-cert c.pem -tls-key k.pem -max-inflight 2".
+ADDR    ?= 127.0.0.1:8080
+TLS_DIR ?=
+TLS_HOSTS ?=
+SERVER_FLAGS ?=
 MODEL   ?= models/default.onnx
 STATIC  ?= static
 BIN     ?= bin
@@ -15,7 +22,7 @@ WEBASSETS := $(wildcard web/assets/*)
 .PHONY: run build static test clean
 
 run: static
-	$(GO) run ./server -addr $(ADDR) -model $(MODEL) -static $(STATIC)
+	$(GO) run ./server -addr $(ADDR) -model $(MODEL) -static $(STATIC)$(if $(TLS_DIR), -tls-self-signed $(TLS_DIR))$(if $(TLS_HOSTS), -tls-host $(TLS_HOSTS)) $(SERVER_FLAGS)
 
 build: static
 

@@ -1,13 +1,22 @@
 // Package api is pneumoscan's JSON API over the native screening path, with the same model
 // file the page uses:
 //
-//	GET  /api/v1/model   the model's metadata and sha256
-//	POST /api/v1/screen  body = image bytes, or multipart field "image"; ?heatmap=1 adds a PNG
+//	GET  /api/v1/model         the model's metadata and sha256
+//	POST /api/v1/screen        body = image bytes, or multipart field "image"; ?heatmap=1 adds a PNG
+//	GET  /api/v1/openapi.json  the OpenAPI 3 description of all this (openapi.json, embedded)
+//	GET  /healthz              {"status":"ok","model_sha256":...}
+//
+// Every error is {"error": "..."}. A known path asked with another method answers 405 with
+// an Allow header; POST /api/v1/screen answers 503 with Retry-After when MaxInflight
+// screenings are already running.
 package api
 
 import (
 	"bytes"
+	"crypto/sha256"
+	_ "embed"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,11 +24,23 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
+	"strings"
 
 	"pneumoscan/imagedecode"
 	"pneumoscan/model"
 	"pneumoscan/screen"
+	"pneumoscan/server/httpserve"
 )
+
+// OpenAPI is the API's OpenAPI 3 description, served at GET /api/v1/openapi.json.
+//
+//go:embed openapi.json
+var OpenAPI []byte
+
+// DefaultMaxInflight is how many screenings may run at once unless Options says otherwise;
+// the engine runs one at a time, so more only queue (each holding its upload in memory).
+const DefaultMaxInflight = 4
 
 // MaxBody bounds an upload; a 50-megapixel PNG is far smaller than this.
 const MaxBody = 64 << 20
@@ -34,19 +55,104 @@ type Screener interface {
 // api holds no lock of its own: *screen.Screener decodes uploads concurrently and
 // serialises only the engine.
 type api struct {
-	s Screener
+	s        Screener
+	inflight chan struct{} // one token per screening running
 }
 
-// New returns the API's handler; mount it at "/api/".
-func New(s Screener) http.Handler {
-	a := &api{s: s}
+// Options configures the API.
+type Options struct {
+	// MaxInflight bounds the screenings running at once; 0 means DefaultMaxInflight.
+	MaxInflight int
+}
+
+// Route is one method and path the API serves.
+type Route struct{ Method, Path string }
+
+// Routes lists every method and path the handler serves (HEAD too, wherever GET is).
+func Routes() []Route {
+	var out []Route
+	for _, e := range (&api{}).endpoints() {
+		for _, m := range e.methods {
+			out = append(out, Route{m.method, e.path})
+		}
+	}
+	return out
+}
+
+// Paths are the paths the handler serves: mount it at "/api/" and at "/healthz".
+var Paths = []string{"/api/", "/healthz"}
+
+type endpoint struct {
+	path    string
+	methods []method
+}
+
+type method struct {
+	method string
+	h      http.HandlerFunc
+}
+
+func (a *api) endpoints() []endpoint {
+	return []endpoint{
+		{"/api/v1/model", []method{{http.MethodGet, a.model}}},
+		{"/api/v1/screen", []method{{http.MethodPost, a.screen}}},
+		{"/api/v1/openapi.json", []method{{http.MethodGet, openapi}}},
+		{"/healthz", []method{{http.MethodGet, a.health}}},
+	}
+}
+
+// New returns the API's handler with the default options; mount it at each of Paths.
+func New(s Screener) http.Handler { return NewWithOptions(s, Options{}) }
+
+// NewWithOptions returns the API's handler; mount it at each of Paths.
+func NewWithOptions(s Screener, o Options) http.Handler {
+	if o.MaxInflight <= 0 {
+		o.MaxInflight = DefaultMaxInflight
+	}
+	a := &api{s: s, inflight: make(chan struct{}, o.MaxInflight)}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/model", a.model)
-	mux.HandleFunc("POST /api/v1/screen", a.screen)
+	for _, e := range a.endpoints() {
+		mux.Handle(e.path, e)
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no API endpoint %s %s", r.Method, r.URL.Path))
 	})
 	return mux
+}
+
+// ServeHTTP dispatches on the method: HEAD is served wherever GET is, and any other method
+// answers 405 with the Allow header.
+func (e endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range e.methods {
+		if r.Method == m.method || (r.Method == http.MethodHead && m.method == http.MethodGet) {
+			m.h(w, r)
+			return
+		}
+		allow = append(allow, m.method)
+		if m.method == http.MethodGet {
+			allow = append(allow, http.MethodHead)
+		}
+	}
+	slices.Sort(allow)
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s %s is not allowed; use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")))
+}
+
+func openapi(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(OpenAPI)
+}
+
+// Health is the answer to GET /healthz.
+type Health struct {
+	Status      string `json:"status"`
+	ModelSHA256 string `json:"model_sha256"`
+}
+
+func (a *api) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, Health{Status: "ok", ModelSHA256: a.s.SHA256()})
 }
 
 // ModelInfo is the model as the API reports it.
@@ -86,12 +192,23 @@ func (a *api) model(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) screen(w http.ResponseWriter, r *http.Request) {
+	// The limit comes before reading the body: a waiting upload holds up to MaxBody.
+	select {
+	case a.inflight <- struct{}{}:
+		defer func() { <-a.inflight }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("the server is already screening %d images; try again in a second", cap(a.inflight)))
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 	data, status, err := readImage(r)
 	if err != nil {
 		writeError(w, status, err.Error())
 		return
 	}
+	sum := sha256.Sum256(data)
+	httpserve.NoteUpload(r, hex.EncodeToString(sum[:]))
 	res, err := a.s.Screen(data)
 	if err != nil {
 		var de *imagedecode.Error
