@@ -1,20 +1,21 @@
 // Package imagedecode turns uploaded bytes into an image, or into an error a user can act on.
 //
-// Accepted formats are JPEG and PNG; they register themselves with the standard library's
-// image package (the blank imports below), so adding one (DICOM, say) is one more
-// registration, not a new path. Sizes are checked from the header, before pixels are
-// allocated, and a cheap colour check turns away photographs that are plainly not X-rays.
+// Every accepted format is a registered Format (formats.go: JPEG, PNG, GIF, BMP, TIFF, WebP;
+// dicom.go: DICOM): its magic bytes, a header reader that gives the size without decoding pixels,
+// and a decoder. Decode finds the format by its magic, checks the size from the header before
+// any pixels are allocated, decodes, and turns away colour pictures with a cheap chroma check.
+// Callers never special-case a format; adding one is one more RegisterFormat call.
+//
+// This is a foundation package: it imports no other pneumoscan package.
 package imagedecode
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
-	_ "image/jpeg" // registers JPEG
-	_ "image/png"  // registers PNG
 	"strings"
+	"sync"
 )
 
 // Limits on what Decode accepts.
@@ -39,10 +40,17 @@ const (
 	TooSmall
 	TooLarge
 	NotXray
+	// Unsupported: a known format in an encoding pneumoscan cannot decode (a DICOM transfer
+	// syntax such as JPEG Lossless or JPEG 2000, colour DICOM pixel data, 32-bit samples).
+	Unsupported
+	// NotChestXray: a medical image that says it is something else (a CT or MR series, a
+	// lateral view, another body part).
+	NotChestXray
 )
 
 // Error is every error Decode returns. Message is short and written for the person who chose
-// the file; Err, when set, is the underlying decoder error for logs.
+// the file; Err, when set, is the underlying decoder error for logs. Neither ever holds patient
+// identifiers from a DICOM file.
 type Error struct {
 	Kind    Kind
 	Message string
@@ -55,36 +63,168 @@ func (e *Error) Unwrap() error { return e.Err }
 // UserMessage is the text to show the user.
 func (e *Error) UserMessage() string { return e.Message }
 
-// Decode decodes a JPEG or PNG image and checks it can be a chest X-ray: not empty, a known
-// format, not truncated, each side at least MinSide, at most MaxPixels, and gray (mean chroma at
-// most MaxChroma).
+// Info is what Decode learned about the file besides its pixels. Only non-identifying
+// acquisition facts are kept: a DICOM file's patient, dates, institution and accession number
+// are never read into it.
+type Info struct {
+	// Format is the registered format's name: "JPEG", "PNG", "DICOM", ...
+	Format string
+	// Width and Height are the decoded image's size in pixels.
+	Width, Height int
+	// BitDepth is the precision of the decoded samples: 8 or 16.
+	BitDepth int
+
+	// DICOM only (empty otherwise).
+	Modality       string     // (0008,0060), e.g. "CR", "DX"
+	ViewPosition   string     // (0018,5101), e.g. "PA", "AP"
+	BodyPart       string     // (0018,0015), e.g. "CHEST"
+	PixelSpacing   [2]float64 // mm between rows, columns: (0028,0030), else (0018,1164); zero when absent
+	TransferSyntax string     // (0002,0010) UID
+}
+
+// Format is one decodable file format.
+type Format struct {
+	// Name is shown to users ("JPEG") and returned in Info.Format.
+	Name string
+	// Match reports whether data starts with this format's magic.
+	Match func(data []byte) bool
+	// Config reads the image size from the header without decoding pixels. It may return an
+	// *Error (a refusal decided from the header alone); any other error means the file is damaged.
+	Config func(data []byte) (image.Config, error)
+	// Decode decodes the image (the first frame or page of a multi-image file) and fills what it
+	// knows of Info beyond Format, Width, Height and BitDepth. Errors as for Config.
+	Decode func(data []byte) (image.Image, Info, error)
+}
+
+var (
+	formatsMu sync.RWMutex
+	formats   []Format
+)
+
+// RegisterFormat adds a format. Formats are tried in registration order.
+func RegisterFormat(f Format) {
+	formatsMu.Lock()
+	defer formatsMu.Unlock()
+	formats = append(formats, f)
+}
+
+// Formats lists the registered formats' names, in registration order.
+func Formats() []string {
+	formatsMu.RLock()
+	defer formatsMu.RUnlock()
+	names := make([]string, len(formats))
+	for i, f := range formats {
+		names[i] = f.Name
+	}
+	return names
+}
+
+func lookup(data []byte) (Format, bool) {
+	formatsMu.RLock()
+	defer formatsMu.RUnlock()
+	for _, f := range formats {
+		if f.Match(data) {
+			return f, true
+		}
+	}
+	return Format{}, false
+}
+
+// matchMagic reports whether data starts with magic, '?' matching any byte (as image.RegisterFormat).
+func matchMagic(magic string) func([]byte) bool {
+	return func(data []byte) bool {
+		if len(data) < len(magic) {
+			return false
+		}
+		for i := 0; i < len(magic); i++ {
+			if magic[i] != '?' && magic[i] != data[i] {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// acceptedList is "DICOM, JPEG, PNG, GIF, BMP, TIFF or WebP".
+func acceptedList() string {
+	names := Formats()
+	switch len(names) {
+	case 0:
+		return "none"
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// Decode decodes an image in any registered format and checks it can be a chest X-ray: not
+// empty, a known format, not truncated, each side at least MinSide, at most MaxPixels, and gray
+// (mean chroma at most MaxChroma). 16-bit gray images (16-bit PNG and TIFF, DICOM) come back as
+// *image.Gray16 so their precision reaches preprocessing.
 func Decode(data []byte) (image.Image, error) {
+	img, _, err := DecodeInfo(data)
+	return img, err
+}
+
+// DecodeInfo is Decode that also returns what the file says about the image (Info).
+func DecodeInfo(data []byte) (image.Image, Info, error) {
 	if len(data) == 0 {
-		return nil, &Error{Kind: Empty, Message: "The file is empty."}
+		return nil, Info{}, &Error{Kind: Empty, Message: "The file is empty."}
 	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
-	if errors.Is(err, image.ErrFormat) {
-		return nil, &Error{Kind: UnknownFormat, Message: "The file is not a JPEG or PNG image.", Err: err}
+	f, ok := lookup(data)
+	if !ok {
+		return nil, Info{}, &Error{Kind: UnknownFormat, Message: fmt.Sprintf(
+			"The file is not an image pneumoscan can read; accepted formats are %s.", acceptedList())}
 	}
+	cfg, err := f.Config(data)
 	if err != nil {
-		return nil, &Error{Kind: Corrupt, Message: "The image file is damaged or incomplete.", Err: err}
+		return nil, Info{}, asError(err, f.Name)
 	}
-	if cfg.Width < MinSide || cfg.Height < MinSide {
-		return nil, &Error{Kind: TooSmall, Message: fmt.Sprintf(
-			"The image is too small (%dx%d pixels); it must be at least %dx%d.", cfg.Width, cfg.Height, MinSide, MinSide)}
+	if err := checkSize(cfg.Width, cfg.Height); err != nil {
+		return nil, Info{}, err
 	}
-	if int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
-		return nil, &Error{Kind: TooLarge, Message: fmt.Sprintf(
-			"The image is too large (%dx%d pixels); the limit is %d megapixels.", cfg.Width, cfg.Height, MaxPixels/1_000_000)}
-	}
-	img, _, err := image.Decode(bytes.NewReader(data))
+	img, info, err := f.Decode(data)
 	if err != nil {
-		return nil, &Error{Kind: Corrupt, Message: fmt.Sprintf("The %s image is damaged or incomplete.", strings.ToUpper(format)), Err: err}
+		return nil, Info{}, asError(err, f.Name)
+	}
+	b := img.Bounds()
+	if b.Dx() != cfg.Width || b.Dy() != cfg.Height {
+		// A decoder that disagrees with its own header: check again rather than trust either.
+		if err := checkSize(b.Dx(), b.Dy()); err != nil {
+			return nil, Info{}, err
+		}
 	}
 	if c := MeanChroma(img); c > MaxChroma {
-		return nil, &Error{Kind: NotXray, Message: "This looks like a colour picture, not a chest X-ray."}
+		return nil, Info{}, &Error{Kind: NotXray, Message: "This looks like a colour picture, not a chest X-ray."}
 	}
-	return img, nil
+	info.Format, info.Width, info.Height = f.Name, b.Dx(), b.Dy()
+	info.BitDepth = 8
+	switch img.(type) {
+	case *image.Gray16, *image.RGBA64, *image.NRGBA64:
+		info.BitDepth = 16
+	}
+	return img, info, nil
+}
+
+func checkSize(w, h int) error {
+	if w < MinSide || h < MinSide {
+		return &Error{Kind: TooSmall, Message: fmt.Sprintf(
+			"The image is too small (%dx%d pixels); it must be at least %dx%d.", w, h, MinSide, MinSide)}
+	}
+	if int64(w)*int64(h) > MaxPixels {
+		return &Error{Kind: TooLarge, Message: fmt.Sprintf(
+			"The image is too large (%dx%d pixels); the limit is %d megapixels.", w, h, MaxPixels/1_000_000)}
+	}
+	return nil
+}
+
+// asError passes an *Error through and wraps anything else as Corrupt.
+func asError(err error, format string) error {
+	var de *Error
+	if errors.As(err, &de) {
+		return de
+	}
+	return &Error{Kind: Corrupt, Message: fmt.Sprintf("The %s file is damaged or incomplete.", format), Err: err}
 }
 
 // MeanChroma is the mean of max(R,G,B) - min(R,G,B), on a 0..1 scale, over a grid of at most
