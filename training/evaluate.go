@@ -10,10 +10,10 @@ import (
 	"path/filepath"
 
 	"pneumoscan/convnet"
+	"pneumoscan/dataset"
 	"pneumoscan/imagedecode"
 	"pneumoscan/internal/cli"
 	"pneumoscan/screen"
-	"pneumoscan/training/dataset"
 	"pneumoscan/training/evalreport"
 	"pneumoscan/training/progress"
 )

@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"pneumoscan/atomicfile"
+	"pneumoscan/dataset"
 	"pneumoscan/model"
 	"pneumoscan/modelfile"
 	"pneumoscan/training/backbone"
 	"pneumoscan/training/checkpoint"
-	"pneumoscan/training/dataset"
 	"pneumoscan/training/features"
 	"pneumoscan/training/finetune"
 	"pneumoscan/training/head"

@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"slices"
 
+	"pneumoscan/dataset"
 	"pneumoscan/resnet"
 	"pneumoscan/training/augment"
 	"pneumoscan/training/backbone"
 	"pneumoscan/training/checkpoint"
-	"pneumoscan/training/dataset"
 	"pneumoscan/training/features"
 	"pneumoscan/training/head"
 )

@@ -14,11 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"pneumoscan/dataset"
 	"pneumoscan/model"
 	"pneumoscan/modelfile"
 	"pneumoscan/resnet"
 	"pneumoscan/training/checkpoint"
-	"pneumoscan/training/dataset"
 	"pneumoscan/training/head"
 	"pneumoscan/training/progress"
 )

@@ -54,6 +54,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"pneumoscan/atomicfile"
+	"pneumoscan/dataset"
 	"pneumoscan/imagedecode"
 	"pneumoscan/model"
 	"pneumoscan/onnxpb"
@@ -341,55 +342,33 @@ func checkORT(dir string) (string, error) {
 	return dist, nil
 }
 
-// pickImages takes the first n files in sorted order, shared out evenly between the class
-// subfolders (the first ones get the remainder), or the first n files of dir itself when
-// it has no subfolders. Files are read where they are; nothing is copied.
+// pickImages takes the first n files in sorted order, shared out evenly between the
+// NORMAL and PNEUMONIA subfolders (the first gets the remainder; listed by dataset.Labelled,
+// the one lister of labelled folders), or the first n images of dir itself when it has no
+// class subfolders. Files are read where they are; nothing is copied.
 func pickImages(dir string, n int) ([]benchImage, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var classes []string
-	for _, e := range entries {
-		if e.IsDir() {
-			classes = append(classes, e.Name())
-		}
-	}
-	list := func(sub string) ([]string, error) {
-		es, err := os.ReadDir(filepath.Join(dir, sub))
-		if err != nil {
-			return nil, err
-		}
-		var names []string
-		for _, e := range es {
-			if ext := strings.ToLower(filepath.Ext(e.Name())); !e.IsDir() && (ext == ".jpeg" || ext == ".jpg" || ext == ".png") {
-				names = append(names, e.Name())
-			}
-		}
-		slices.Sort(names) // "the first n sorted": ReadDir sorts too, but that is its detail
-		return names, nil
-	}
 	var out []benchImage
-	if len(classes) == 0 {
-		names, err := list("")
-		if err != nil {
-			return nil, err
-		}
-		for _, name := range names[:min(n, len(names))] {
-			out = append(out, benchImage{Name: name, Path: filepath.Join(dir, name)})
-		}
-	} else {
-		for ci, class := range classes {
-			want := n / len(classes)
-			if ci < n%len(classes) {
+	if items, err := dataset.Labelled(dir); err == nil {
+		for ci, class := range dataset.ClassDirs {
+			want := n / len(dataset.ClassDirs)
+			if ci < n%len(dataset.ClassDirs) {
 				want++
 			}
-			names, err := list(class)
-			if err != nil {
-				return nil, err
+			for _, it := range items {
+				if it.Label == ci && want > 0 {
+					out = append(out, benchImage{Name: it.Rel, Class: class, Path: it.Path})
+					want--
+				}
 			}
-			for _, name := range names[:min(want, len(names))] {
-				out = append(out, benchImage{Name: class + "/" + name, Class: class, Path: filepath.Join(dir, class, name)})
+		}
+	} else {
+		es, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range es { // ReadDir sorts by name
+			if ext := strings.ToLower(filepath.Ext(e.Name())); !e.IsDir() && (ext == ".jpeg" || ext == ".jpg" || ext == ".png") && len(out) < n {
+				out = append(out, benchImage{Name: e.Name(), Path: filepath.Join(dir, e.Name())})
 			}
 		}
 	}

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"pneumoscan/dataset"
 	"pneumoscan/metrics"
-	"pneumoscan/training/dataset"
 )
 
 // Scorer gives P(pneumonia) for an encoded image.

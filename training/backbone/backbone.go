@@ -24,13 +24,13 @@ import (
 	"sync"
 	"time"
 
+	"pneumoscan/dataset"
 	"pneumoscan/imagedecode"
 	"pneumoscan/model"
 	"pneumoscan/modelfile/torchvision"
 	"pneumoscan/preprocess"
 	"pneumoscan/resnet"
 	"pneumoscan/training/augment"
-	"pneumoscan/training/dataset"
 	"pneumoscan/training/features"
 )
 

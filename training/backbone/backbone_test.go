@@ -12,13 +12,13 @@ import (
 	"strings"
 	"testing"
 
+	"pneumoscan/dataset"
 	"pneumoscan/imagedecode"
 	"pneumoscan/model"
 	"pneumoscan/modelfile/torchvision"
 	"pneumoscan/preprocess"
 	"pneumoscan/resnet"
 	"pneumoscan/training/augment"
-	"pneumoscan/training/dataset"
 	"pneumoscan/training/features"
 )
 

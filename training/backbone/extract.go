@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"pneumoscan/dataset"
 	"pneumoscan/resnet"
-	"pneumoscan/training/dataset"
 	"pneumoscan/training/features"
 
 	"pneumoscan/sgemm"

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"pneumoscan/dataset"
 	"pneumoscan/resnet"
-	"pneumoscan/training/dataset"
 	"pneumoscan/training/features"
 	pbar "pneumoscan/training/progress"
 )

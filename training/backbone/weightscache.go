@@ -12,9 +12,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"pneumoscan/dataset"
 	"pneumoscan/resnet"
 	"pneumoscan/training/checksummed"
-	"pneumoscan/training/dataset"
 )
 
 // The calibrated weights are cached (Config.CacheDir) under a hash of everything they are made

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"pneumoscan/dataset"
 	"pneumoscan/model"
 	"pneumoscan/training/augment"
-	"pneumoscan/training/dataset"
 )
 
 func sample() *Set {

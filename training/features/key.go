@@ -10,9 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"pneumoscan/dataset"
 	"pneumoscan/model"
 	"pneumoscan/training/augment"
-	"pneumoscan/training/dataset"
 )
 
 // Key is everything a cached set depends on. Its Hash names the cache file, so a change to

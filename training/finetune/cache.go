@@ -16,9 +16,9 @@ import (
 
 	"github.com/x448/float16"
 
+	"pneumoscan/dataset"
 	"pneumoscan/training/backbone"
 	"pneumoscan/training/checksummed"
-	"pneumoscan/training/dataset"
 	"pneumoscan/training/features"
 )
 

@@ -12,6 +12,7 @@ import (
 	"github.com/x448/float16"
 
 	"pneumoscan/convnet"
+	"pneumoscan/dataset"
 	"pneumoscan/imagedecode"
 	"pneumoscan/model"
 	"pneumoscan/modelfile"
@@ -19,7 +20,6 @@ import (
 	"pneumoscan/resnet"
 	"pneumoscan/screen"
 	"pneumoscan/training/backbone"
-	"pneumoscan/training/dataset"
 	"pneumoscan/training/features"
 	"pneumoscan/training/head"
 )

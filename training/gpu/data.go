@@ -9,11 +9,11 @@ import (
 	"runtime"
 	"sync"
 
+	"pneumoscan/dataset"
 	"pneumoscan/imagedecode"
 	"pneumoscan/model"
 	"pneumoscan/preprocess"
 	"pneumoscan/training/augment"
-	"pneumoscan/training/dataset"
 )
 
 // Images are decoded images held in memory with their labels, so that epochs never touch

@@ -5,10 +5,10 @@ import (
 	"math"
 	"strings"
 
+	"pneumoscan/dataset"
 	"pneumoscan/metrics"
 	"pneumoscan/model"
 	"pneumoscan/modelfile"
-	"pneumoscan/training/dataset"
 	"pneumoscan/training/operating"
 )
 

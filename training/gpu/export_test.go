@@ -11,10 +11,10 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"pneumoscan/convnet"
+	"pneumoscan/dataset"
 	"pneumoscan/model"
 	"pneumoscan/screen"
 	"pneumoscan/training/augment"
-	"pneumoscan/training/dataset"
 	"pneumoscan/training/gpu/shard"
 	"pneumoscan/training/operating"
 )

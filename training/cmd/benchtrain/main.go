@@ -24,8 +24,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"pneumoscan/dataset"
 	"pneumoscan/training/backbone"
-	"pneumoscan/training/dataset"
 	"pneumoscan/training/head"
 )
 

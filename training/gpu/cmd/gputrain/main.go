@@ -31,11 +31,11 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/default"
 
+	"pneumoscan/dataset"
 	"pneumoscan/model"
 	"pneumoscan/modelfile"
 	"pneumoscan/resnet"
 	"pneumoscan/training/augment"
-	"pneumoscan/training/dataset"
 	"pneumoscan/training/gpu"
 	"pneumoscan/training/gpu/shard"
 )
