@@ -2,6 +2,7 @@ package convnet
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"pneumoscan/model"
@@ -171,30 +172,10 @@ func (l *loader) node(n *onnxpb.NodeProto) error {
 	if l.values[n.Output[0]] != nil || l.inits[n.Output[0]] != nil {
 		return fmt.Errorf("convnet: %s: value %q is defined twice", nodeName(n), n.Output[0])
 	}
+	if load := operators[n.OpType]; load != nil {
+		return load(l, n)
+	}
 	switch n.OpType {
-	case "Conv":
-		return l.conv(n)
-	case "Relu":
-		return l.relu(n)
-	case "MaxPool":
-		return l.maxPool(n)
-	case "Add":
-		return l.addNode(n)
-	case "GlobalAveragePool":
-		return l.globalAveragePool(n)
-	case "Flatten":
-		return l.flatten(n)
-	case "MatMul":
-		return l.matmul(n)
-	case "Sigmoid":
-		return l.sigmoid(n)
-	case "Identity":
-		x, err := l.get(n, 0)
-		if err != nil {
-			return err
-		}
-		l.define(n.Output[0], x.shape).alias = x
-		return nil
 	case "DequantizeLinear", "Gemm":
 		return fmt.Errorf("convnet: %s: operator %s is not supported; run modelfile.Canonicalize first", nodeName(n), n.OpType)
 	default:
@@ -203,7 +184,51 @@ func (l *loader) node(n *onnxpb.NodeProto) error {
 	}
 }
 
+// operators are the loaders of the operators the engine runs, by ONNX op type.
+var operators = map[string]func(*loader, *onnxpb.NodeProto) error{
+	"Conv":              (*loader).conv,
+	"Relu":              (*loader).relu,
+	"MaxPool":           (*loader).maxPool,
+	"Add":               (*loader).addNode,
+	"GlobalAveragePool": (*loader).globalAveragePool,
+	"Flatten":           (*loader).flatten,
+	"MatMul":            (*loader).matmul,
+	"Sigmoid":           (*loader).sigmoid,
+	"Identity":          (*loader).identity,
+}
+
+// identity only renames its input.
+func (l *loader) identity(n *onnxpb.NodeProto) error {
+	x, err := l.get(n, 0)
+	if err != nil {
+		return err
+	}
+	l.define(n.Output[0], x.shape).alias = x
+	return nil
+}
+
 func (l *loader) push(s step) { l.net.steps = append(l.net.steps, s) }
+
+// begin opens every operator's loader: it reads the node's attributes (refusing any not in
+// allowed), checks that it has minIn to maxIn inputs (minIn 0: any number) and gets its first
+// input, the value the operator works on.
+func (l *loader) begin(n *onnxpb.NodeProto, minIn, maxIn int, allowed ...string) (attrs, *value, error) {
+	a, err := readAttrs(n, allowed...)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case minIn > 0 && minIn == maxIn && len(n.Input) != minIn:
+		return nil, nil, fmt.Errorf("convnet: %s: want %d inputs", nodeName(n), minIn)
+	case minIn > 0 && (len(n.Input) < minIn || len(n.Input) > maxIn):
+		return nil, nil, fmt.Errorf("convnet: %s: want %d or %d inputs", nodeName(n), minIn, maxIn)
+	}
+	x, err := l.get(n, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, x, nil
+}
 
 // attrs reads a node's attributes, refusing any not listed in allowed.
 type attrs map[string]*onnxpb.AttributeProto
@@ -310,19 +335,12 @@ func readWindow(n *onnxpb.NodeProto, a attrs, x *value, kernel []int) (window, e
 }
 
 func (l *loader) conv(n *onnxpb.NodeProto) error {
-	a, err := readAttrs(n, "auto_pad", "dilations", "group", "kernel_shape", "pads", "strides")
+	a, x, err := l.begin(n, 2, 3, "auto_pad", "dilations", "group", "kernel_shape", "pads", "strides")
 	if err != nil {
 		return err
 	}
 	if g := a.int("group", 1); g != 1 {
 		return fmt.Errorf("convnet: %s: group=%d is not supported", nodeName(n), g)
-	}
-	if len(n.Input) < 2 || len(n.Input) > 3 {
-		return fmt.Errorf("convnet: %s: want 2 or 3 inputs", nodeName(n))
-	}
-	x, err := l.get(n, 0)
-	if err != nil {
-		return err
 	}
 	wv, wd, err := l.weight(n, 1, 4)
 	if err != nil {
@@ -381,10 +399,7 @@ func grow(buf []float32, n int) []float32 {
 // relu fuses into the Conv or Add before it when that result is read by nothing else;
 // otherwise it is a step of its own.
 func (l *loader) relu(n *onnxpb.NodeProto) error {
-	if _, err := readAttrs(n); err != nil {
-		return err
-	}
-	x, err := l.get(n, 0)
+	_, x, err := l.begin(n, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -413,10 +428,7 @@ func (l *loader) relu(n *onnxpb.NodeProto) error {
 }
 
 func (l *loader) sigmoid(n *onnxpb.NodeProto) error {
-	if _, err := readAttrs(n); err != nil {
-		return err
-	}
-	x, err := l.get(n, 0)
+	_, x, err := l.begin(n, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -425,16 +437,12 @@ func (l *loader) sigmoid(n *onnxpb.NodeProto) error {
 }
 
 func (l *loader) maxPool(n *onnxpb.NodeProto) error {
-	a, err := readAttrs(n, "auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides")
+	a, x, err := l.begin(n, 0, 0, "auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides")
 	if err != nil {
 		return err
 	}
 	if a.int("ceil_mode", 0) != 0 || a.int("storage_order", 0) != 0 {
 		return fmt.Errorf("convnet: %s: ceil_mode and storage_order must be 0", nodeName(n))
-	}
-	x, err := l.get(n, 0)
-	if err != nil {
-		return err
 	}
 	win, err := readWindow(n, a, x, nil)
 	if err != nil {
@@ -447,13 +455,7 @@ func (l *loader) maxPool(n *onnxpb.NodeProto) error {
 // add takes two values of one shape, or a value and a constant or value that broadcasts
 // along its leading axes (a bias [U] added to [1,U]).
 func (l *loader) addNode(n *onnxpb.NodeProto) error {
-	if _, err := readAttrs(n); err != nil {
-		return err
-	}
-	if len(n.Input) != 2 {
-		return fmt.Errorf("convnet: %s: want 2 inputs", nodeName(n))
-	}
-	x, err := l.get(n, 0)
+	_, x, err := l.begin(n, 2, 2)
 	if err != nil {
 		return err
 	}
@@ -465,7 +467,7 @@ func (l *loader) addNode(n *onnxpb.NodeProto) error {
 	} else if s.z, err = l.get(n, 1); err != nil {
 		return err
 	}
-	if s.z != nil && !sameShape(s.z.shape, x.shape) {
+	if s.z != nil && !slices.Equal(s.z.shape, x.shape) {
 		return fmt.Errorf("convnet: %s: shapes %v and %v differ; only a constant may broadcast", nodeName(n), x.shape, s.z.shape)
 	}
 	if s.z == nil && !suffixLen(x.shape, len(s.c)) {
@@ -486,23 +488,8 @@ func suffixLen(shape []int, n int) bool {
 	return n > 0 && p == n
 }
 
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func (l *loader) globalAveragePool(n *onnxpb.NodeProto) error {
-	if _, err := readAttrs(n); err != nil {
-		return err
-	}
-	x, err := l.get(n, 0)
+	_, x, err := l.begin(n, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -515,11 +502,7 @@ func (l *loader) globalAveragePool(n *onnxpb.NodeProto) error {
 
 // flatten only renames: [d0..d(axis-1) | d(axis)..] has the same row-major data.
 func (l *loader) flatten(n *onnxpb.NodeProto) error {
-	a, err := readAttrs(n, "axis")
-	if err != nil {
-		return err
-	}
-	x, err := l.get(n, 0)
+	a, x, err := l.begin(n, 0, 0, "axis")
 	if err != nil {
 		return err
 	}
@@ -537,13 +520,7 @@ func (l *loader) flatten(n *onnxpb.NodeProto) error {
 
 // matmul is [M,K] x a constant [K,N].
 func (l *loader) matmul(n *onnxpb.NodeProto) error {
-	if _, err := readAttrs(n); err != nil {
-		return err
-	}
-	if len(n.Input) != 2 {
-		return fmt.Errorf("convnet: %s: want 2 inputs", nodeName(n))
-	}
-	x, err := l.get(n, 0)
+	_, x, err := l.begin(n, 2, 2)
 	if err != nil {
 		return err
 	}
