@@ -2,7 +2,7 @@
 # Builds the DICOM fixtures and dcmtk's reference renderings under imagedecode/testdata/dicom/
 # from the committed test film testdata/xray/normal-IM-0001-0001.jpeg.
 #
-# Needs Debian's dcmtk (apt-get install -y dcmtk) and python3. Every file is 128x128 (16 to
+# Needs Debian's dcmtk and webp (apt-get install -y dcmtk webp) and python3. Every file is 128x128 (16 to
 # 33 KB). Every data set carries PatientName SECRET^PATIENT, PatientID SECRET-ID-12345 and an
 # institution, which the tests assert never reach an error or Info.
 #
@@ -127,4 +127,9 @@ dcm2pnm +on2 +Wi 1 "$out/gray16_window.dcm" "$out/gray16_window.ref.png"
 dcm2pnm +on2 "$out/gray16_signed.dcm" "$out/gray16_signed.ref.png"
 dcm2pnm +on2 +Wi 1 "$out/gray16_window_mono1.dcm" "$out/gray16_window_mono1.ref.png"
 rm -f "$out"/*.bak
-ls -l "$out"
+
+# 7. WebP has no Go encoder: two small WebP films (lossless VP8L, lossy VP8) made with cwebp
+#    (Debian's webp package) from the 8-bit reference rendering.
+cwebp -quiet -lossless "$out/explicit_le.ref.png" -o imagedecode/testdata/gray-lossless.webp
+cwebp -quiet -q 80 "$out/explicit_le.ref.png" -o imagedecode/testdata/gray-lossy.webp
+ls -l "$out" imagedecode/testdata/*.webp
