@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"pneumoscan/onnxpb"
 )
@@ -58,6 +60,23 @@ func mustDims(d []int64) []int {
 	return out
 }
 
+// shapeOf checks that a tensor holds one of the element types want and returns its shape and
+// element count.
+func shapeOf(t *onnxpb.TensorProto, want ...onnxpb.TensorProto_DataType) ([]int, int, error) {
+	if got := onnxpb.TensorProto_DataType(t.DataType); !slices.Contains(want, got) {
+		names := make([]string, len(want))
+		for i, w := range want {
+			names[i] = w.String()
+		}
+		return nil, 0, fmt.Errorf("tensor %q is %v, want %s", t.Name, got, strings.Join(names, " or "))
+	}
+	dims, err := Dims(t)
+	if err != nil {
+		return nil, 0, err
+	}
+	return dims, numel(dims), nil
+}
+
 func numel(dims []int) int {
 	n := 1
 	for _, d := range dims {
@@ -69,14 +88,10 @@ func numel(dims []int) int {
 // Floats decodes a FLOAT tensor stored either in raw_data or in float_data, checking the
 // count against its dims.
 func Floats(t *onnxpb.TensorProto) ([]float32, error) {
-	if t.DataType != int32(onnxpb.TensorProto_FLOAT) {
-		return nil, fmt.Errorf("tensor %q is %v, want FLOAT", t.Name, onnxpb.TensorProto_DataType(t.DataType))
-	}
-	dims, err := Dims(t)
+	dims, n, err := shapeOf(t, onnxpb.TensorProto_FLOAT)
 	if err != nil {
 		return nil, err
 	}
-	n := numel(dims)
 	switch {
 	case t.RawData != nil:
 		if len(t.RawData) != 4*n {
@@ -115,15 +130,11 @@ func Int8s(t *onnxpb.TensorProto) ([]int8, error) {
 
 // intValues reads an INT8 or UINT8 tensor as int32 (raw_data, or int32_data as ONNX allows).
 func intValues(t *onnxpb.TensorProto) ([]int32, error) {
-	signed := t.DataType == int32(onnxpb.TensorProto_INT8)
-	if !signed && t.DataType != int32(onnxpb.TensorProto_UINT8) {
-		return nil, fmt.Errorf("tensor %q is %v, want INT8 or UINT8", t.Name, onnxpb.TensorProto_DataType(t.DataType))
-	}
-	dims, err := Dims(t)
+	_, n, err := shapeOf(t, onnxpb.TensorProto_INT8, onnxpb.TensorProto_UINT8)
 	if err != nil {
 		return nil, err
 	}
-	n := numel(dims)
+	signed := t.DataType == int32(onnxpb.TensorProto_INT8)
 	v := make([]int32, n)
 	switch {
 	case t.RawData != nil:
