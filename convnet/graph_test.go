@@ -14,15 +14,6 @@ func ints(name string, v ...int64) *onnxpb.AttributeProto {
 	return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_INTS, Ints: v}
 }
 
-func valueInfo(name string, dims ...int64) *onnxpb.ValueInfoProto {
-	shape := &onnxpb.TensorShapeProto{}
-	for _, d := range dims {
-		shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d}})
-	}
-	return &onnxpb.ValueInfoProto{Name: name, Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
-		TensorType: &onnxpb.TypeProto_Tensor{ElemType: int32(onnxpb.TensorProto_FLOAT), Shape: shape}}}}
-}
-
 func wave(n int, f float64) []float32 {
 	v := make([]float32, n)
 	for i := range v {
@@ -61,8 +52,8 @@ func TestUnusualGraphMatchesOnnxGo(t *testing.T) {
 			{OpType: "Add", Input: []string{"mm", "fcb"}, Output: []string{"logit"}},
 			{OpType: "Sigmoid", Input: []string{"logit"}, Output: []string{"prob"}},
 		},
-		Input:  []*onnxpb.ValueInfoProto{valueInfo("image", 1, 3, s, s)},
-		Output: []*onnxpb.ValueInfoProto{valueInfo("prob", 1, 1), valueInfo("features", 1, 4, 3, 3)},
+		Input:  []*onnxpb.ValueInfoProto{modelfile.ValueInfo("image", 1, 3, s, s)},
+		Output: []*onnxpb.ValueInfoProto{modelfile.ValueInfo("prob", 1, 1), modelfile.ValueInfo("features", 1, 4, 3, 3)},
 	}
 	mp := &onnxpb.ModelProto{IrVersion: 8, Graph: g, OpsetImport: []*onnxpb.OperatorSetIdProto{{Version: 13}}}
 	b, err := proto.Marshal(mp)
@@ -146,8 +137,8 @@ func TestAsymmetricPadsMatchDefinition(t *testing.T) {
 				{OpType: "MatMul", Input: []string{"flat", "fc"}, Output: []string{"logit"}},
 				{OpType: "Sigmoid", Input: []string{"logit"}, Output: []string{"prob"}},
 			},
-			Input:  []*onnxpb.ValueInfoProto{valueInfo("image", 1, 3, h, w)},
-			Output: []*onnxpb.ValueInfoProto{valueInfo("prob", 1, 1), valueInfo("features", 1, o, int64(oh), int64(ow))},
+			Input:  []*onnxpb.ValueInfoProto{modelfile.ValueInfo("image", 1, 3, h, w)},
+			Output: []*onnxpb.ValueInfoProto{modelfile.ValueInfo("prob", 1, 1), modelfile.ValueInfo("features", 1, o, oh, ow)},
 		}
 		// The input is not [1,3,S,S] square: convnet only needs 3 channels.
 		useWinograd = tc.wino

@@ -14,15 +14,6 @@ import (
 	"pneumoscan/onnxpb"
 )
 
-func valueInfo(name string, dims ...int64) *onnxpb.ValueInfoProto {
-	shape := &onnxpb.TensorShapeProto{}
-	for _, d := range dims {
-		shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d}})
-	}
-	return &onnxpb.ValueInfoProto{Name: name, Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
-		TensorType: &onnxpb.TypeProto_Tensor{ElemType: int32(onnxpb.TensorProto_FLOAT), Shape: shape}}}}
-}
-
 func intAttr(name string, v int64) *onnxpb.AttributeProto {
 	return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_INT, I: v}
 }
@@ -87,8 +78,8 @@ func load(t *testing.T, mp *onnxpb.ModelProto) (*onnx.Model, *gorgonnx.Graph) {
 func TestPrepareFoldsDequantize(t *testing.T) {
 	// w [2,3] per-row (axis 0) scales; u [3] uint8, per-tensor scale, zero point 128.
 	mp := &onnxpb.ModelProto{Graph: &onnxpb.GraphProto{
-		Input:  []*onnxpb.ValueInfoProto{valueInfo("x", 1, 2)},
-		Output: []*onnxpb.ValueInfoProto{valueInfo("y", 1, 3)},
+		Input:  []*onnxpb.ValueInfoProto{modelfile.ValueInfo("x", 1, 2)},
+		Output: []*onnxpb.ValueInfoProto{modelfile.ValueInfo("y", 1, 3)},
 		Initializer: []*onnxpb.TensorProto{
 			modelfile.Int8Tensor("w_q", []int{2, 3}, []int8{1, -2, 127, -127, 0, 3}),
 			modelfile.FloatTensor("w_s", []int{2}, []float32{0.5, 2}),
@@ -139,8 +130,8 @@ func TestPrepareRewritesGemm(t *testing.T) {
 	b := []float32{1, 2, 3, 4, 5, 6} // [N,K], used with transB=1
 	c := []float32{10, 20}           // [1,N]: M x N elements, the case onnx-go's Gemm corrupts
 	mp := &onnxpb.ModelProto{Graph: &onnxpb.GraphProto{
-		Input:       []*onnxpb.ValueInfoProto{valueInfo("b", N, K), valueInfo("x", 1, K)},
-		Output:      []*onnxpb.ValueInfoProto{valueInfo("y", 1, N)},
+		Input:       []*onnxpb.ValueInfoProto{modelfile.ValueInfo("b", N, K), modelfile.ValueInfo("x", 1, K)},
+		Output:      []*onnxpb.ValueInfoProto{modelfile.ValueInfo("y", 1, N)},
 		Initializer: []*onnxpb.TensorProto{modelfile.FloatTensor("b", []int{N, K}, b), modelfile.FloatTensor("c", []int{1, N}, c)},
 		Node: []*onnxpb.NodeProto{{OpType: "Gemm", Input: []string{"x", "b", "c"}, Output: []string{"y"},
 			Attribute: []*onnxpb.AttributeProto{intAttr("transB", 1), floatAttr("alpha", 2), floatAttr("beta", 0.5)}}},
@@ -174,8 +165,8 @@ func TestPrepareRewritesGemm(t *testing.T) {
 func TestPrepareGuardsConsumedOutputs(t *testing.T) {
 	// "f" is both an output and the input of Sigmoid -> "p".
 	mp := &onnxpb.ModelProto{Graph: &onnxpb.GraphProto{
-		Input:  []*onnxpb.ValueInfoProto{valueInfo("x", 1, 2)},
-		Output: []*onnxpb.ValueInfoProto{valueInfo("p", 1, 2), valueInfo("f", 1, 2)},
+		Input:  []*onnxpb.ValueInfoProto{modelfile.ValueInfo("x", 1, 2)},
+		Output: []*onnxpb.ValueInfoProto{modelfile.ValueInfo("p", 1, 2), modelfile.ValueInfo("f", 1, 2)},
 		Node: []*onnxpb.NodeProto{
 			{OpType: "Relu", Input: []string{"x"}, Output: []string{"f"}},
 			{OpType: "Sigmoid", Input: []string{"f"}, Output: []string{"p"}},
@@ -204,8 +195,8 @@ func TestPrepareGuardsConsumedOutputs(t *testing.T) {
 func TestPrepareRefuses(t *testing.T) {
 	base := func(nodes ...*onnxpb.NodeProto) *onnxpb.ModelProto {
 		return &onnxpb.ModelProto{Graph: &onnxpb.GraphProto{
-			Input:  []*onnxpb.ValueInfoProto{valueInfo("x", 1, 2, 4, 4)},
-			Output: []*onnxpb.ValueInfoProto{valueInfo("y")},
+			Input:  []*onnxpb.ValueInfoProto{modelfile.ValueInfo("x", 1, 2, 4, 4)},
+			Output: []*onnxpb.ValueInfoProto{modelfile.ValueInfo("y")},
 			Node:   nodes,
 		}}
 	}

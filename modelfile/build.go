@@ -88,10 +88,10 @@ func Build(b *resnet.Backbone, h *resnet.Head, md model.Metadata) (*onnxpb.Model
 	g.node("Add", "head.fc2.add", []string{"head.fc2.mm", model.HeadOutBias}, "logit")
 	g.node("Sigmoid", model.ProbName, []string{"logit"}, model.ProbName)
 
-	g.Input = []*onnxpb.ValueInfoProto{valueInfo(model.InputName, 1, 3, size, size)}
+	g.Input = []*onnxpb.ValueInfoProto{ValueInfo(model.InputName, 1, 3, size, size)}
 	g.Output = []*onnxpb.ValueInfoProto{
-		valueInfo(model.ProbName, 1, 1),
-		valueInfo(model.FeaturesName, 1, h.Features, fsize, fsize),
+		ValueInfo(model.ProbName, 1, 1),
+		ValueInfo(model.FeaturesName, 1, h.Features, fsize, fsize),
 	}
 	mp := &onnxpb.ModelProto{
 		IrVersion:    IRVersion,
@@ -121,7 +121,8 @@ func intAttr(name string, v int) *onnxpb.AttributeProto {
 	return &onnxpb.AttributeProto{Name: name, Type: onnxpb.AttributeProto_INT, I: int64(v)}
 }
 
-func valueInfo(name string, dims ...int) *onnxpb.ValueInfoProto {
+// ValueInfo describes a FLOAT tensor value of a fixed shape, a graph input or output.
+func ValueInfo(name string, dims ...int) *onnxpb.ValueInfoProto {
 	shape := &onnxpb.TensorShapeProto{}
 	for _, d := range dims {
 		shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{
