@@ -43,8 +43,8 @@ func dropZone(onFiles, onDrop app.EventHandler) app.UI {
 		On("dragover", func(ctx app.Context, e app.Event) { e.PreventDefault() }).
 		On("drop", onDrop).
 		Body(
-			app.Span().Text("Drop chest X-rays here (JPEG, PNG), or click to choose files"),
-			app.Input().Type("file").ID("file-input").Accept("image/jpeg,image/png").Multiple(true).OnChange(onFiles),
+			app.Span().Text("Drop chest X-rays here (DICOM, JPEG, PNG, TIFF, BMP, GIF, WebP), or click to choose files"),
+			app.Input().Type("file").ID("file-input").Accept(".dcm,.dicom,application/dicom,image/jpeg,image/png,image/tiff,image/bmp,image/gif,image/webp").Multiple(true).OnChange(onFiles),
 		)
 }
 
