@@ -18,12 +18,11 @@ func runBuild(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	fs := program.Flags("build", stderr)
 	backbone := fs.String("backbone", "", "torchvision ResNet50 ONNX export (required)")
 	headFile := fs.String("head", "", "ONNX file holding the head initializers head.fc1.weight/bias, head.fc2.weight/bias (e.g. a contract model); its metadata is kept when it has some. Default: a random head")
-	out := fs.String("o", "", "output model file (required)")
-	fp32 := fs.Bool("fp32", false, "keep weights float32 (default: int8 per channel)")
+	out := cli.OutputModel(fs, "")
+	fp32 := cli.FP32(fs)
 	hidden := fs.Int("hidden", demoHidden, "hidden units of a random head")
 	seed := fs.Uint64("seed", demoHeadSeed, "seed of a random head")
-	name := fs.String("name", "pneumoscan-imported", "model name when the head brings no metadata")
-	version := fs.String("version", "0.1.0", "model version when the head brings no metadata")
+	name, version := cli.ModelNaming(fs, "pneumoscan-imported", "0.1.0") // when the head brings no metadata
 	pos, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -73,7 +72,7 @@ func runBuild(_ context.Context, args []string, stdout, stderr io.Writer) error 
 
 func runQuantize(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := program.Flags("quantize", stderr)
-	out := fs.String("o", "", "output model file (required)")
+	out := cli.OutputModel(fs, "")
 	pos, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err

@@ -39,8 +39,8 @@ func demoMetadata() model.Metadata {
 
 func runDemo(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := program.Flags("demo", stderr)
-	out := fs.String("o", "models/default.onnx", "output model file")
-	fp32 := fs.Bool("fp32", false, "keep weights float32 (default: int8 per channel)")
+	out := cli.OutputModel(fs, "models/default.onnx")
+	fp32 := cli.FP32(fs)
 	if pos, err := cli.ParseInterspersed(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {

@@ -20,10 +20,9 @@ import (
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := program.Flags("export", stderr)
 	run := fs.String("run", "runs/head", "run folder written by `training train`")
-	out := fs.String("o", "", "output model file (required)")
-	name := fs.String("name", "pneumoscan-resnet50", "model name in the metadata")
-	version := fs.String("version", "", "model version in the metadata (required)")
-	fp32 := fs.Bool("fp32", false, "keep float32 weights instead of int8")
+	out := cli.OutputModel(fs, "")
+	name, version := cli.ModelNaming(fs, "pneumoscan-resnet50", "")
+	fp32 := cli.FP32(fs)
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}

@@ -128,3 +128,33 @@ func ParseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = args[1:]
 	}
 }
+
+// The flags below mean the same in every command that takes them, so each has one
+// definition and one help text.
+
+// OutputModel defines -o, the model file a command writes; with def "" the command requires it.
+func OutputModel(fs *flag.FlagSet, def string) *string {
+	help := "output model file"
+	if def == "" {
+		help += " (required)"
+	}
+	return fs.String("o", def, help)
+}
+
+// FP32 defines --fp32: write the weights as float32 instead of quantizing them to int8.
+func FP32(fs *flag.FlagSet) *bool {
+	return fs.Bool("fp32", false, "keep weights float32 (default: int8 per channel)")
+}
+
+// ModelNaming defines --name and --version, the model's name and version in its metadata;
+// with a default "" the command requires that one.
+func ModelNaming(fs *flag.FlagSet, name, version string) (*string, *string) {
+	required := func(def string) string {
+		if def == "" {
+			return " (required)"
+		}
+		return ""
+	}
+	return fs.String("name", name, "model name in the metadata"+required(name)),
+		fs.String("version", version, "model version in the metadata"+required(version))
+}

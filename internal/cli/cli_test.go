@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"io"
 	"strings"
 	"testing"
@@ -58,5 +59,25 @@ func TestRun(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "a b xxx" {
 		t.Errorf("ok saw %v, want positional a b and -n 3", got)
+	}
+}
+
+func TestSharedFlags(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	out, fp32 := OutputModel(fs, ""), FP32(fs)
+	name, version := ModelNaming(fs, "net", "")
+	if err := fs.Parse([]string{"-o", "m.onnx", "--fp32", "--version", "2"}); err != nil {
+		t.Fatal(err)
+	}
+	if *out != "m.onnx" || !*fp32 || *name != "net" || *version != "2" {
+		t.Errorf("parsed -o %q --fp32 %v --name %q --version %q", *out, *fp32, *name, *version)
+	}
+	for flagName, want := range map[string]string{"o": "(required)", "version": "(required)", "name": "metadata"} {
+		if u := fs.Lookup(flagName).Usage; !strings.Contains(u, want) {
+			t.Errorf("--%s usage %q lacks %q", flagName, u, want)
+		}
+	}
+	if u := fs.Lookup("name").Usage; strings.Contains(u, "required") {
+		t.Errorf("--name has a default but its usage %q says required", u)
 	}
 }

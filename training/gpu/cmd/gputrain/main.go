@@ -235,8 +235,7 @@ func cmdTrain(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	calib := fs.Int("bn-calib", 0, "clean train images to recompute BatchNorm averages on before each validation (0: keep the moving averages)")
 	withWeights := fs.Bool("fp16-shards", true, "also send the float16 weights (51 MB for ResNet50) besides the int8 model")
 	device := fs.String("device", "GPU", "device description for the metadata")
-	name := fs.String("name", "pneumoscan-resnet50-gpu", "model name")
-	version := fs.String("version", "gpu-1", "model version")
+	name, version := cli.ModelNaming(fs, "pneumoscan-resnet50-gpu", "gpu-1")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
