@@ -133,7 +133,7 @@ func TestBadInput(t *testing.T) {
 		status      int
 		msg         string
 	}{
-		{"text", "text/plain", []byte("not an image"), 415, "not a JPEG or PNG"},
+		{"text", "text/plain", []byte("not an image"), 415, "accepted formats are DICOM, JPEG, PNG"},
 		{"empty", "image/jpeg", nil, 400, "empty"},
 		{"truncated", "image/jpeg", img[:len(img)/3], 422, "damaged or incomplete"},
 		{"tiny", "image/png", tiny.Bytes(), 422, "too small (10x10"},
