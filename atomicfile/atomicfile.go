@@ -22,7 +22,13 @@ func Write(path string, data []byte) error {
 
 // WriteFunc writes what fn writes to path atomically, with mode 0644, through a buffer.
 // Nothing is left behind when fn or any step fails.
-func WriteFunc(path string, fn func(w io.Writer) error) (err error) {
+func WriteFunc(path string, fn func(w io.Writer) error) error {
+	return WriteMode(path, 0o644, fn)
+}
+
+// WriteMode is WriteFunc with the file's mode. The temporary file has that mode before any
+// byte is written, so a private key is never readable by others, not even half-written.
+func WriteMode(path string, mode os.FileMode, fn func(w io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -34,8 +40,8 @@ func WriteFunc(path string, fn func(w io.Writer) error) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	// CreateTemp makes the file 0600; these are ordinary result files.
-	if err = f.Chmod(0o644); err != nil {
+	// CreateTemp makes the file 0600; set the mode asked for.
+	if err = f.Chmod(mode); err != nil {
 		return err
 	}
 	bw := bufio.NewWriterSize(f, 1<<16)

@@ -18,10 +18,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"pneumoscan/atomicfile"
 	"slices"
 	"strings"
 	"time"
@@ -226,39 +228,11 @@ func missingNames(c *x509.Certificate, names []string) []string {
 	return missing
 }
 
-// writeAtomic writes data to a temporary file in the same folder with the final mode, syncs
-// it and renames it over name, so no reader ever sees half a key or a key with loose
-// permissions.
-func writeAtomic(name string, data []byte, mode os.FileMode) (err error) {
-	dir := filepath.Dir(name)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(name)+".tmp*") // created 0600
-	if err != nil {
+// writeAtomic writes data with its final mode through atomicfile, so no reader ever sees
+// half a key or a key with loose permissions.
+func writeAtomic(name string, data []byte, mode os.FileMode) error {
+	return atomicfile.WriteMode(name, mode, func(w io.Writer) error {
+		_, err := w.Write(data)
 		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = f.Chmod(mode); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), name); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	})
 }
