@@ -39,11 +39,16 @@ func demoMetadata() model.Metadata {
 
 func runDemo(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := program.Flags("demo", stderr)
-	out := cli.OutputModel(fs, "models/default.onnx")
+	// -o has no default: the old default, models/default.onnx, replaced the shipped trained
+	// model with this untrained one.
+	out := cli.OutputModel(fs, "")
 	fp32 := cli.FP32(fs)
 	if pos, err := cli.ParseInterspersed(fs, args); err != nil {
 		return err
-	} else if len(pos) > 0 {
+	} else if len(pos) > 0 || *out == "" {
+		if *out == "" {
+			fmt.Fprintln(stderr, "demo needs -o FILE")
+		}
 		fs.Usage()
 		return cli.ErrUsage
 	}

@@ -46,6 +46,12 @@ func TestDemoDeterministic(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "demo.onnx")
 	var out, errb bytes.Buffer
+	// Without -o it must refuse rather than overwrite the shipped model.
+	if code := run([]string{"demo"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "demo needs -o") {
+		t.Fatalf("demo without -o: code %d, stderr %q; want a usage error", code, errb.String())
+	}
+	out.Reset()
+	errb.Reset()
 	if code := run([]string{"demo", "-o", path}, &out, &errb); code != 0 {
 		t.Fatalf("demo: code %d: %s", code, errb.String())
 	}
