@@ -37,6 +37,7 @@ import (
 	"pneumoscan/inference"
 	"pneumoscan/screen"
 	"pneumoscan/server/files"
+	"pneumoscan/server/httpserve"
 	"pneumoscan/server/site"
 )
 
@@ -237,7 +238,13 @@ func TestBrowser(t *testing.T) {
 	static := buildSite(t)
 	var reqMu sync.Mutex
 	var served []string
-	fileServer := files.New(static)
+	// The site is served with the server's own security headers, so the page is tested under
+	// the Content-Security-Policy a clinic gets.
+	index, err := os.ReadFile(filepath.Join(static, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fileServer := httpserve.SecurityHeaders(files.New(static), httpserve.CSP(index))
 	srv, base := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reqMu.Lock()
 		served = append(served, r.URL.Path)
@@ -448,8 +455,11 @@ func crossCheck(ctx context.Context, t *testing.T, modelBytes []byte, want map[s
 	start := time.Now()
 	step(ctx, t, "cross-check with the onnx-go reference engine", 8*time.Minute,
 		chromedp.Click(chromedp.CSS(sel+` .crosscheck-button`)),
-		chromedp.WaitVisible(chromedp.CSS(sel+` .crosscheck[data-refstage="done"] [data-ref-prob]`)))
+		chromedp.WaitVisible(chromedp.CSS(sel+` .crosscheck[data-refstage="done"] [data-ref-prob], `+sel+` .crosscheck[data-refstage="error"]`)))
 	t.Logf("cross-check done in %s", time.Since(start).Round(time.Second))
+	if failed, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.querySelector('`+sel+` .crosscheck[data-refstage="error"]') || {}).textContent || ""`)); failed != "" {
+		t.Fatalf("the cross-check failed in the page: %s", failed)
+	}
 	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('`+sel+` [data-ref-prob]').dataset.refProb`))
 	if err != nil {
 		t.Fatal(err)

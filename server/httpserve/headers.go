@@ -16,12 +16,14 @@ import (
 //     WebAssembly.instantiate is refused); it allows no JavaScript eval.
 //   - worker-src 'self': the inference worker and go-app's service worker.
 //   - img-src blob: data:: the X-ray preview is an object URL of the chosen file.
+//   - connect-src blob:: a cross-check with the reference engine reads the chosen file again
+//     from its object URL (fetch of a blob: URL is a connection; 'self' does not cover it).
 //   - style-src-attr 'unsafe-inline': go-app sets element styles with
 //     setAttribute("style", ...) (the heatmap canvas's opacity and display), which
 //     style-src 'self' alone blocks; it allows style attributes only, never <style>
 //     elements or style sheets from elsewhere, and no script.
 //   - object-src 'none', base-uri 'self', form-action 'self', frame-ancestors 'none'.
-const BaseCSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self'; " +
+const BaseCSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; connect-src 'self' blob:; " +
 	"img-src 'self' blob: data:; style-src 'self'; style-src-attr 'unsafe-inline'; object-src 'none'; " +
 	"base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 

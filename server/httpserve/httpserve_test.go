@@ -56,7 +56,7 @@ func directives(p string) map[string][]string {
 func TestBaseCSP(t *testing.T) {
 	d := directives(BaseCSP)
 	want := map[string]string{
-		"default-src": "'self'", "script-src": "'self' 'wasm-unsafe-eval'", "worker-src": "'self'", "connect-src": "'self'",
+		"default-src": "'self'", "script-src": "'self' 'wasm-unsafe-eval'", "worker-src": "'self'", "connect-src": "'self' blob:",
 		"img-src": "'self' blob: data:", "style-src": "'self'", "style-src-attr": "'unsafe-inline'", "object-src": "'none'",
 		"base-uri": "'self'", "form-action": "'self'", "frame-ancestors": "'none'",
 	}
