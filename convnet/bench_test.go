@@ -1,8 +1,7 @@
 package convnet
 
 import (
-	"errors"
-	"os"
+	"pneumoscan/internal/testmodel"
 	"runtime"
 	"testing"
 	"time"
@@ -14,14 +13,8 @@ import (
 // sub-benchmark loads only its own engine. Run it alone (-bench ResNet50/convnet) for a
 // clean memory figure.
 func BenchmarkResNet50(b *testing.B) {
-	data, err := os.ReadFile("../models/default.onnx")
-	if errors.Is(err, os.ErrNotExist) {
-		b.Skip("models/default.onnx not built (make model)")
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	x := imageTensor(b, data, "../testdata/xray/pneumonia-person100_bacteria_475.jpeg")
+	data := testmodel.Shipped(b)
+	x := imageTensor(b, data, testmodel.XRay(b, "pneumonia-person100_bacteria_475.jpeg"))
 	report := func(b *testing.B) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
@@ -73,17 +66,12 @@ func benchConvnet(b *testing.B, data []byte, x []float32) {
 // single inferences between the two, reporting each one's fastest: on a shared machine the
 // minimum of interleaved runs compares the two better than separate benchmarks do.
 func BenchmarkWinogradAB(b *testing.B) {
-	data, err := os.ReadFile("../models/default.onnx")
-	if errors.Is(err, os.ErrNotExist) {
-		b.Skip("models/default.onnx not built (make model)")
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	x := imageTensor(b, data, "../testdata/xray/pneumonia-person100_bacteria_475.jpeg")
+	data := testmodel.Shipped(b)
+	x := imageTensor(b, data, testmodel.XRay(b, "pneumonia-person100_bacteria_475.jpeg"))
 	var nets [2]*Net
 	for i, wino := range []bool{true, false} {
 		useWinograd = wino
+		var err error
 		nets[i], err = Load(loadPrepared(b, data))
 		useWinograd = true
 		if err != nil {

@@ -1,11 +1,8 @@
 package convnet
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +11,7 @@ import (
 
 	"pneumoscan/imagedecode"
 	"pneumoscan/inference"
+	"pneumoscan/internal/testmodel"
 	"pneumoscan/model"
 	"pneumoscan/modelfile"
 	"pneumoscan/onnxpb"
@@ -52,18 +50,14 @@ func loadPrepared(t testing.TB, b []byte) *onnxpb.ModelProto {
 	return mp
 }
 
-// imageTensor decodes a fixture and preprocesses it as the model's metadata says.
-func imageTensor(t testing.TB, modelBytes []byte, path string) []float32 {
+// imageTensor decodes an image and preprocesses it as the model's metadata says.
+func imageTensor(t testing.TB, modelBytes, data []byte) []float32 {
 	t.Helper()
 	mp := &onnxpb.ModelProto{}
 	if err := proto.Unmarshal(modelBytes, mp); err != nil {
 		t.Fatal(err)
 	}
 	meta, err := model.ParseMetadata(mp.MetadataProps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,26 +106,10 @@ func compare(t *testing.T, name string, ref *inference.Net, net *Net, x []float3
 }
 
 func TestTinyModelMatchesOnnxGoAndPyTorch(t *testing.T) {
-	b, err := os.ReadFile("../screen/testdata/tiny.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testmodel.Tiny(t)
 	ref, net := engines(t, b)
-	var pytorch map[string]struct {
-		ModelProb float64 `json:"model_prob"`
-	}
-	raw, err := os.ReadFile("../screen/testdata/reference.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, &pytorch); err != nil {
-		t.Fatal(err)
-	}
-	if len(pytorch) != 2 {
-		t.Fatalf("reference has %d images, want 2", len(pytorch))
-	}
-	for png, want := range pytorch {
-		x := imageTensor(t, b, "../screen/testdata/"+png)
+	for png, want := range testmodel.References(t) {
+		x := imageTensor(t, b, testmodel.Image(t, png))
 		compare(t, png, ref, net, x, 1e-5, 1e-5)
 		p1, f1, _ := net.Run(x)
 		if d := math.Abs(float64(p1) - want.ModelProb); d > 1e-5 {
@@ -223,24 +201,15 @@ func TestDefaultModel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the full ResNet50 comparison")
 	}
-	b, err := os.ReadFile("../models/default.onnx")
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skip("models/default.onnx not built (make model)")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testmodel.Shipped(t)
 	ref, net := engines(t, b)
 	for _, name := range []string{"normal-IM-0001-0001.jpeg", "pneumonia-person100_bacteria_475.jpeg"} {
-		compare(t, name, ref, net, imageTensor(t, b, "../testdata/xray/"+name), 1e-4, 1e-4)
+		compare(t, name, ref, net, imageTensor(t, b, testmodel.XRay(t, name)), 1e-4, 1e-4)
 	}
 }
 
 func TestRunAllocatesOnlyTheFeatures(t *testing.T) {
-	b, err := os.ReadFile("../screen/testdata/tiny.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testmodel.Tiny(t)
 	_, net := engines(t, b)
 	x := make([]float32, shapeLen(net.InputShape()))
 	if n := testing.AllocsPerRun(3, func() { net.Run(x) }); n > 1 {
@@ -249,20 +218,8 @@ func TestRunAllocatesOnlyTheFeatures(t *testing.T) {
 }
 
 func TestRefuses(t *testing.T) {
-	b, err := os.ReadFile("../screen/testdata/tiny.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh := func() *onnxpb.ModelProto {
-		mp := &onnxpb.ModelProto{}
-		if err := proto.Unmarshal(b, mp); err != nil {
-			t.Fatal(err)
-		}
-		if err := modelfile.Canonicalize(mp); err != nil {
-			t.Fatal(err)
-		}
-		return mp
-	}
+	b := testmodel.Tiny(t)
+	fresh := func() *onnxpb.ModelProto { return loadPrepared(t, b) }
 	for _, c := range []struct {
 		name, want string
 		edit       func(mp *onnxpb.ModelProto)

@@ -1,49 +1,27 @@
 package inference
 
 import (
-	"encoding/json"
 	"math"
-	"os"
 	"slices"
 	"testing"
 
 	"pneumoscan/imagedecode"
+	"pneumoscan/internal/testmodel"
 	"pneumoscan/model"
 	"pneumoscan/preprocess"
 )
 
-// The tiny contract model and its PyTorch reference come from tools/tiny_model.py.
-const tinyModel = "../screen/testdata/tiny.onnx"
+// The tiny contract model and its PyTorch reference come from tools/tiny_model.py
+// (package testmodel reads them).
 
 func TestRunMatchesPyTorchAndRepeats(t *testing.T) {
-	b, err := os.ReadFile(tinyModel)
+	e, err := Load(testmodel.Tiny(t))
 	if err != nil {
 		t.Fatal(err)
-	}
-	e, err := Load(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ref map[string]struct {
-		ModelProb float64 `json:"model_prob"`
-	}
-	raw, err := os.ReadFile("../screen/testdata/reference.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, &ref); err != nil {
-		t.Fatal(err)
-	}
-	if len(ref) != 2 {
-		t.Fatalf("reference has %d images", len(ref))
 	}
 	p := model.ImageNetPreprocess(224) // the tiny model's metadata says the same; screen tests read it from the file
-	for name, want := range ref {
-		data, err := os.ReadFile("../screen/testdata/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := imagedecode.Decode(data)
+	for name, want := range testmodel.References(t) {
+		img, err := imagedecode.Decode(testmodel.Image(t, name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,11 +58,7 @@ func TestLoadAndRunErrors(t *testing.T) {
 	if _, err := Load([]byte("not a model")); err == nil {
 		t.Error("Load(garbage): no error")
 	}
-	b, err := os.ReadFile(tinyModel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := Load(b)
+	e, err := Load(testmodel.Tiny(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,8 @@ package screen
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"math"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"pneumoscan/convnet"
 	"pneumoscan/imagedecode"
 	"pneumoscan/inference"
+	"pneumoscan/internal/testmodel"
 	"pneumoscan/model"
 	"pneumoscan/modelfile"
 	"pneumoscan/onnxpb"
@@ -24,33 +23,21 @@ import (
 
 // testdata comes from tools/tiny_model.py: a tiny contract model, the two X-ray fixtures as
 // PIL decoded them (PNG, lossless) and PyTorch's probabilities and Grad-CAM maps.
-type reference struct {
-	JPEG        string    `json:"jpeg"`
-	ModelProb   float64   `json:"model_prob"`
-	Prob        float64   `json:"prob"`
-	HeatmapSize int       `json:"heatmap_size"`
-	Stride      int       `json:"stride"`
-	Heatmap     []float32 `json:"heatmap"`
-}
+type reference = testmodel.Reference
 
 func load(t *testing.T) ([]byte, map[string]reference) {
 	t.Helper()
-	b, err := os.ReadFile("testdata/tiny.onnx")
+	return testmodel.Tiny(t), testmodel.References(t)
+}
+
+// mustScreen screens data, failing the test on an error.
+func mustScreen(t *testing.T, s *Screener, data []byte) Result {
+	t.Helper()
+	r, err := s.Screen(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile("testdata/reference.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ref map[string]reference
-	if err := json.Unmarshal(raw, &ref); err != nil {
-		t.Fatal(err)
-	}
-	if len(ref) != 2 {
-		t.Fatalf("reference has %d images, want 2", len(ref))
-	}
-	return b, ref
+	return r
 }
 
 // camDiff is the largest difference between a heatmap and the reference's sampled one.
@@ -85,14 +72,7 @@ func TestScreenMatchesPyTorch(t *testing.T) {
 		t.Errorf("metadata %+v", m)
 	}
 	for png, want := range ref {
-		data, err := os.ReadFile("testdata/" + png)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := s.Screen(data)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := mustScreen(t, s, testmodel.Image(t, png))
 		dp, draw, dcam := math.Abs(r.Prob-want.Prob), math.Abs(r.RawProb-want.ModelProb), camDiff(t, r, want)
 		t.Logf("%s: P %.6f (PyTorch %.6f, |dP| %.2g; raw |dP| %.2g), CAM max diff %.2g", png, r.Prob, want.Prob, dp, draw, dcam)
 		if dp > 1e-5 || draw > 1e-5 {
@@ -110,14 +90,7 @@ func TestScreenMatchesPyTorch(t *testing.T) {
 
 		// The original JPEG: Go's decoder differs from libjpeg by +-1 on ~1.5% of pixels, so
 		// only closeness is expected here.
-		jpeg, err := os.ReadFile("../testdata/xray/" + want.JPEG)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rj, err := s.Screen(jpeg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		rj := mustScreen(t, s, testmodel.XRay(t, want.JPEG))
 		dj := math.Abs(rj.Prob - want.Prob)
 		t.Logf("%s (JPEG, Go decoder): |dP| %.2g, CAM max diff %.2g", want.JPEG, dj, camDiff(t, rj, want))
 		if dj > 1e-3 {
@@ -191,14 +164,7 @@ func TestScreenInt8(t *testing.T) {
 		t.Fatal(err)
 	}
 	for png, want := range ref {
-		data, err := os.ReadFile("testdata/" + png)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := s.Screen(data)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := mustScreen(t, s, testmodel.Image(t, png))
 		dp, dcam := math.Abs(r.Prob-want.Prob), camDiff(t, r, want)
 		t.Logf("%s int8: P %.6f vs float PyTorch %.6f (|dP| %.2g), CAM max diff %.2g", png, r.Prob, want.Prob, dp, dcam)
 		if dp > 5e-3 {
@@ -254,13 +220,7 @@ func TestScreenBadImage(t *testing.T) {
 // TestDefaultModel screens the fixtures with the full int8 ResNet50 demo model written by
 // modelconv, when it is there, and reports the time per image.
 func TestDefaultModel(t *testing.T) {
-	b, err := os.ReadFile("../models/default.onnx")
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skip("models/default.onnx not built (make model)")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testmodel.Shipped(t)
 	start := time.Now()
 	s, err := New(b, convnet.Engine)
 	if err != nil {
@@ -268,15 +228,9 @@ func TestDefaultModel(t *testing.T) {
 	}
 	t.Logf("load: %v", time.Since(start))
 	for _, name := range []string{"normal-IM-0001-0001.jpeg", "pneumonia-person100_bacteria_475.jpeg"} {
-		data, err := os.ReadFile("../testdata/xray/" + name)
-		if err != nil {
-			t.Fatal(err)
-		}
+		data := testmodel.XRay(t, name)
 		start := time.Now()
-		r, err := s.Screen(data)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := mustScreen(t, s, data)
 		if r.Prob < 0 || r.Prob > 1 || math.IsNaN(r.Prob) || len(r.Heatmap) != r.HeatmapSize*r.HeatmapSize {
 			t.Fatalf("%s: result %v, heatmap %d", name, r.Prob, len(r.Heatmap))
 		}
@@ -299,18 +253,8 @@ func TestEnginesAgree(t *testing.T) {
 		t.Fatalf("engines %q and %q", fast.EngineName(), slow.EngineName())
 	}
 	for png := range ref {
-		data, err := os.ReadFile("testdata/" + png)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rf, err := fast.Screen(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs, err := slow.Screen(data)
-		if err != nil {
-			t.Fatal(err)
-		}
+		data := testmodel.Image(t, png)
+		rf, rs := mustScreen(t, fast, data), mustScreen(t, slow, data)
 		var dcam float64
 		for i := range rf.Heatmap {
 			dcam = math.Max(dcam, math.Abs(float64(rf.Heatmap[i]-rs.Heatmap[i])))
