@@ -17,6 +17,8 @@ type Page struct {
 	// and go-app drops dispatches for elements that are gone (the notice's button).
 	ctx      app.Context
 	accepted bool
+	insecure bool // not a secure context: no Cache Storage, no service worker
+	updated  bool // go-app's service worker has a new version of the app ready
 	worker   *inferenceWorker
 	ref      *inferenceWorker // the onnx-go reference, started by the first cross-check
 	model    modelState
@@ -50,6 +52,12 @@ func (p *Page) OnMount(ctx app.Context) {
 		return // prerendering while generating the site: no storage, no worker
 	}
 	p.ctx = ctx
+	// Service workers and Cache Storage exist only in a secure context (HTTPS, or localhost);
+	// on plain http://host the worker would fail with "caches is not defined".
+	if !app.Window().Get("isSecureContext").Bool() {
+		p.insecure = true
+		return
+	}
 	var ok bool
 	if err := ctx.LocalStorage().Get(noticeKey, &ok); err == nil && ok {
 		p.accepted = true
@@ -67,6 +75,9 @@ func (p *Page) OnMount(ctx app.Context) {
 		}
 	})
 }
+
+// OnAppUpdate is called by go-app when its service worker has fetched a new version.
+func (p *Page) OnAppUpdate(ctx app.Context) { p.updated = ctx.AppUpdateAvailable() }
 
 func (p *Page) acceptNotice(ctx app.Context, e app.Event) {
 	if err := ctx.LocalStorage().Set(noticeKey, true); err != nil {
@@ -178,7 +189,8 @@ func (p *Page) Render() app.UI {
 			app.P().Class("tagline").Text("Chest X-ray pneumonia screening that runs entirely on this device."),
 		),
 		app.If(p.model.ready && !p.model.trained, untrainedBanner()),
-		app.If(!p.accepted, notice(p.acceptNotice)).Else(
+		app.If(p.updated, updateBanner()),
+		app.If(p.insecure, insecureNotice()).ElseIf(!p.accepted, notice(p.acceptNotice)).Else(
 			modelLoader(p.model),
 			app.If(p.model.ready, dropZone(p.onFilesEvent, p.onDrop)),
 			app.Div().Class("cards").Body(

@@ -10,6 +10,27 @@ func untrainedBanner() app.UI {
 	return app.Div().Class("banner").ID("untrained-banner").Text("untrained demonstration model: outputs are meaningless")
 }
 
+// insecureNotice replaces the page when it is not in a secure context, saying what to do.
+func insecureNotice() app.UI {
+	origin := app.Window().Get("location").Get("origin").String()
+	return app.Section().Class("notice").ID("insecure-context").Body(
+		app.H2().Text("This page needs HTTPS"),
+		app.P().Text("pneumoscan keeps the model and the app on this device (Cache Storage and a service worker), and browsers allow "+
+			"those only on https:// addresses or on localhost. "+origin+" is neither, so nothing can be screened here."),
+		app.P().Text("Ask whoever runs the server to start it with HTTPS, for example: make run ADDR=0.0.0.0:8443 TLS_DIR=.cache/tls "+
+			"TLS_HOSTS=<this host's name>, then open https://<this host's name>:8443 and trust its certificate after checking the "+
+			"fingerprint the server logs. On the server machine itself, http://127.0.0.1:8080 works as it is."),
+	)
+}
+
+// updateBanner offers the new version go-app's service worker has downloaded.
+func updateBanner() app.UI {
+	return app.Div().Class("update").ID("update-ready").Body(
+		app.Text("A new version of pneumoscan is ready. "),
+		app.Button().Text("Reload").OnClick(func(ctx app.Context, e app.Event) { ctx.Reload() }),
+	)
+}
+
 func notice(accept app.EventHandler) app.UI {
 	return app.Section().Class("notice").ID("notice").Body(
 		app.H2().Text("Research use only, not for diagnosis"),
