@@ -7,6 +7,7 @@ package testmodel
 import (
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -82,4 +83,21 @@ func Shipped(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Separable draws n rows of dim standard-normal features and labels them 1 where the first
+// feature plus noise times a uniform draw exceeds cut: a data set a linear head can learn,
+// the same for a seed.
+func Separable(n, dim int, seed uint64, noise, cut float32) ([]float32, []int) {
+	r := rand.New(rand.NewPCG(seed, 3))
+	x, labels := make([]float32, n*dim), make([]int, n)
+	for i := range n {
+		for k := range dim {
+			x[i*dim+k] = float32(r.NormFloat64())
+		}
+		if x[i*dim]+noise*r.Float32() > cut {
+			labels[i] = 1
+		}
+	}
+	return x, labels
 }

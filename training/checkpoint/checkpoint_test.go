@@ -4,27 +4,18 @@ import (
 	"context"
 	"errors"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 
+	"pneumoscan/internal/testmodel"
 	"pneumoscan/training/head"
 )
 
 func data(n, dim int, seed uint64) head.Data {
-	r := rand.New(rand.NewPCG(seed, 3))
-	d := head.Data{Dim: dim, X: make([]float32, n*dim), Labels: make([]int, n)}
-	for i := range n {
-		for k := range dim {
-			d.X[i*dim+k] = float32(r.NormFloat64())
-		}
-		if d.X[i*dim]+0.5*r.Float32() > 0.2 {
-			d.Labels[i] = 1
-		}
-	}
-	return d
+	x, labels := testmodel.Separable(n, dim, seed, 0.5, 0.2)
+	return head.Data{Dim: dim, X: x, Labels: labels}
 }
 
 func config() head.Config {

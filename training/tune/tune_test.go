@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"pneumoscan/internal/testmodel"
 	"pneumoscan/training/head"
 )
 
@@ -74,17 +74,8 @@ func TestSpaceValidate(t *testing.T) {
 }
 
 func data(n, dim int, seed uint64) head.Data {
-	r := rand.New(rand.NewPCG(seed, 3))
-	d := head.Data{Dim: dim, X: make([]float32, n*dim), Labels: make([]int, n)}
-	for i := range n {
-		for k := range dim {
-			d.X[i*dim+k] = float32(r.NormFloat64())
-		}
-		if d.X[i*dim]+0.7*r.Float32() > 0.3 {
-			d.Labels[i] = 1
-		}
-	}
-	return d
+	x, labels := testmodel.Separable(n, dim, seed, 0.7, 0.3)
+	return head.Data{Dim: dim, X: x, Labels: labels}
 }
 
 func options(log string) Options {
