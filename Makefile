@@ -40,7 +40,16 @@ $(BIN)/refworker.wasm: $(GOFILES)
 	@mkdir -p $(BIN)
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -o $@ ./wasm/refworker
 
-$(STATIC)/index.html: $(BIN)/app.wasm $(BIN)/worker.wasm $(BIN)/refworker.wasm $(MODEL) $(WEBASSETS) $(GOFILES)
+# The site embeds the model: a stamp named after the model's sha256 makes `make run MODEL=x`
+# regenerate it whenever x is another model than the one static/ was made for, whatever the
+# files' dates.
+MODEL_SHA := $(shell sha256sum $(MODEL) 2>/dev/null | cut -c1-16)
+$(BIN)/model-$(MODEL_SHA).stamp: $(MODEL)
+	@mkdir -p $(BIN)
+	@rm -f $(BIN)/model-*.stamp
+	@touch $@
+
+$(STATIC)/index.html: $(BIN)/app.wasm $(BIN)/worker.wasm $(BIN)/refworker.wasm $(BIN)/model-$(MODEL_SHA).stamp $(MODEL) $(WEBASSETS) $(GOFILES)
 	$(GO) run ./server -gen -wasm $(BIN) -model $(MODEL) -static $(STATIC)
 
 test:

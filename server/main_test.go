@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log"
@@ -116,7 +118,32 @@ func staticDir(t *testing.T) string {
 	os.MkdirAll(filepath.Join(dir, "web"), 0o755)
 	os.WriteFile(filepath.Join(dir, "index.html"), []byte(`<!DOCTYPE html><script src="/app.js" defer></script>`), 0o644)
 	os.WriteFile(filepath.Join(dir, "web", "app.css"), []byte("body{}"), 0o644)
+	// The site is made for the shipped model, as `make static` would.
+	b, err := os.ReadFile("../models/default.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	manifest, _ := json.Marshal(site.ModelManifest{URL: "/web/models/x.onnx", SHA256: hex.EncodeToString(sum[:]), Size: int64(len(b))})
+	os.WriteFile(filepath.Join(dir, "web", "model.json"), manifest, 0o644)
 	return dir
+}
+
+// TestRefusesSiteOfAnotherModel: a site generated for another model is refused, with the
+// command that fixes it, so the page and the API never screen with different models.
+func TestRefusesSiteOfAnotherModel(t *testing.T) {
+	dir := staticDir(t)
+	if err := checkSiteModel(dir, strings.Repeat("0", 64)); err == nil || !strings.Contains(err.Error(), "generated for another model") || !strings.Contains(err.Error(), "make run MODEL=") {
+		t.Errorf("another model's site: err = %v", err)
+	}
+	b, _ := os.ReadFile("../models/default.onnx")
+	sum := sha256.Sum256(b)
+	if err := checkSiteModel(dir, hex.EncodeToString(sum[:])); err != nil {
+		t.Errorf("the site's own model refused: %v", err)
+	}
+	if err := checkSiteModel(t.TempDir(), hex.EncodeToString(sum[:])); err == nil || !strings.Contains(err.Error(), "make static") {
+		t.Errorf("no site: err = %v", err)
+	}
 }
 
 // TestHandler: the whole site's routing and headers: every route in the OpenAPI document
