@@ -277,19 +277,7 @@ func TestBrowser(t *testing.T) {
 		wantErr[name] = err.Error()
 	}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("proxy-server", proxyURL), chromedp.WindowSize(1200, 1000),
-	}
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 15*time.Minute)
-	defer cancel()
+	ctx := newBrowser(t, 15*time.Minute, chromedp.Flag("proxy-server", proxyURL), chromedp.WindowSize(1200, 1000))
 
 	var reqMu2 sync.Mutex
 	var requested []string
@@ -482,4 +470,21 @@ func crossCheck(ctx context.Context, t *testing.T, modelBytes []byte, want map[s
 	if !slices.Contains(served(), ref) {
 		t.Errorf("the cross-check finished but %s was never fetched", ref)
 	}
+}
+
+// newBrowser starts headless Chromium with a fresh profile and the flags that keep it quiet
+// (plus extra), for at most limit; it is closed when the test ends.
+func newBrowser(t *testing.T, limit time.Duration, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
+	opts := append([]chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()),
+	}, extra...)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	ctx, cancelTime := context.WithTimeout(ctx, limit)
+	t.Cleanup(func() { cancelTime(); cancelCtx(); cancelAlloc() })
+	return ctx
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"net"
 	"strings"
 	"testing"
@@ -21,19 +20,8 @@ func TestInsecureContext(t *testing.T) {
 	srv, base := serve(t, files.New(static))
 	defer srv.Close()
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(base, "http://"))
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true), chromedp.UserDataDir(t.TempDir()),
-		// scanner.clinic.test is this machine's loopback: a host name that is not localhost.
-		chromedp.Flag("host-resolver-rules", "MAP scanner.clinic.test 127.0.0.1"),
-	}
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
+	// scanner.clinic.test is this machine's loopback: a host name that is not localhost.
+	ctx := newBrowser(t, 3*time.Minute, chromedp.Flag("host-resolver-rules", "MAP scanner.clinic.test 127.0.0.1"))
 	// Start the browser on ctx itself (a step's shorter context would own it otherwise).
 	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
 		t.Fatal(err)

@@ -240,26 +240,21 @@ func run(o options) error {
 	oldEng.cold = math.NaN()
 	var pageJS float64 // the benchmark page's JS heap (Performance.getMetrics), largest sampled
 
-	// Cold: a fresh profile. The worker goes first: ORT's fetch bypasses the HTTP cache
-	// that the worker's download fills.
-	if err := openBench(ctx, base); err != nil {
-		return err
-	}
-	if pageEng.cold, err = loadPage(ctx, "", manifest.SHA256); err != nil {
-		return err
-	}
-	if ortEng.cold, err = loadORT(ctx, true); err != nil {
-		return err
-	}
-	// Warm: the same profile, a new document.
-	if err := openBench(ctx, base); err != nil {
-		return err
-	}
-	if pageEng.warm, err = loadPage(ctx, "", manifest.SHA256); err != nil {
-		return err
-	}
-	if ortEng.warm, err = loadORT(ctx, false); err != nil {
-		return err
+	// Cold: a fresh profile; then warm: the same profile, a new document. The worker goes
+	// first: ORT's fetch bypasses the HTTP cache that the worker's download fills.
+	for _, load := range []struct {
+		cold      bool
+		page, ort *float64
+	}{{true, &pageEng.cold, &ortEng.cold}, {false, &pageEng.warm, &ortEng.warm}} {
+		if err := openBench(ctx, base); err != nil {
+			return err
+		}
+		if *load.page, err = loadPage(ctx, "", manifest.SHA256); err != nil {
+			return err
+		}
+		if *load.ort, err = loadORT(ctx, load.cold); err != nil {
+			return err
+		}
 	}
 
 	heap := startSampler(ctx, base)
