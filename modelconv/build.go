@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
 	"pneumoscan/atomicfile"
 	"pneumoscan/internal/cli"
-
 	"pneumoscan/model"
 	"pneumoscan/modelfile"
 	"pneumoscan/modelfile/torchvision"
