@@ -51,19 +51,11 @@ func runFinetune(ctx context.Context, fs *flag.FlagSet, d *dataFlags, cfg head.C
 
 	var st *finetune.State
 	if resume {
-		c, err := checkpoint.Load(ckptPath)
+		c, rcfg, err := loadResume(fs, ckptPath, runJSON, b.Inputs, cfg, epochsSet)
 		if err != nil {
 			return err
 		}
-		if string(c.Run) != string(runJSON) {
-			return fmt.Errorf("--resume: the data settings differ from the saved run's:\n  saved: %s\n  now:   %s", c.Run, runJSON)
-		}
-		if err := c.CheckInputs(b.Inputs); err != nil {
-			return err
-		}
-		if cfg, err = resumedConfig(fs, cfg, c.Config, epochsSet); err != nil {
-			return err
-		}
+		cfg = rcfg
 		if len(c.Extra) == 0 {
 			return fmt.Errorf("--resume: %s is a head-only run's checkpoint", ckptPath)
 		}

@@ -93,19 +93,11 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	var st *head.State
 	if *resume {
-		c, err := checkpoint.Load(ckptPath)
+		c, rcfg, err := loadResume(fs, ckptPath, runJSON, p.Inputs, cfg, epochsSet)
 		if err != nil {
 			return err
 		}
-		if string(c.Run) != string(runJSON) {
-			return fmt.Errorf("--resume: the data settings differ from the saved run's:\n  saved: %s\n  now:   %s", c.Run, runJSON)
-		}
-		if err := c.CheckInputs(p.Inputs); err != nil {
-			return err
-		}
-		if cfg, err = resumedConfig(fs, cfg, c.Config, epochsSet); err != nil {
-			return err
-		}
+		cfg = rcfg
 		st = c.State
 		if st == nil {
 			return fmt.Errorf("--resume: %s is a fine-tuning run's checkpoint: pass the same --trainable-stages", ckptPath)
@@ -157,26 +149,23 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // resumedConfig is the saved run's head settings with --epochs as given now
 // (when given); any other head flag given now must agree with the saved run.
+// The head flags given on fs are applied to the saved settings through
+// headFlags, the one place that maps a flag to its field.
 func resumedConfig(fs *flag.FlagSet, cfg, saved head.Config, epochsSet bool) (head.Config, error) {
-	asked := saved
+	var asked head.Config
+	onto := flag.NewFlagSet("resume", flag.ContinueOnError)
+	headFlags(onto, &asked)
+	asked = saved
+	var setErr error
 	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "units":
-			asked.Units = cfg.Units
-		case "dropout":
-			asked.Dropout = cfg.Dropout
-		case "l2":
-			asked.L2 = cfg.L2
-		case "lr":
-			asked.LR = cfg.LR
-		case "batch":
-			asked.Batch = cfg.Batch
-		case "patience":
-			asked.Patience = cfg.Patience
-		case "standardize":
-			asked.Standardize = cfg.Standardize
+		if f.Name == "epochs" || onto.Lookup(f.Name) == nil || setErr != nil {
+			return
 		}
+		setErr = onto.Set(f.Name, f.Value.String())
 	})
+	if setErr != nil {
+		return cfg, fmt.Errorf("--resume: %w", setErr)
+	}
 	if asked != saved {
 		return cfg, fmt.Errorf("--resume: head settings %+v differ from the saved run's %+v (only --epochs may change)", asked, saved)
 	}
@@ -185,6 +174,26 @@ func resumedConfig(fs *flag.FlagSet, cfg, saved head.Config, epochsSet bool) (he
 		out.Epochs = cfg.Epochs
 	}
 	return out, nil
+}
+
+// loadResume loads the checkpoint at ckptPath for --resume: the data
+// settings (runJSON) and inputs must be the saved run's, and the head
+// settings are resumedConfig's.
+func loadResume(fs *flag.FlagSet, ckptPath string, runJSON []byte, inputs map[string]string, cfg head.Config, epochsSet bool) (*checkpoint.Checkpoint, head.Config, error) {
+	c, err := checkpoint.Load(ckptPath)
+	if err != nil {
+		return nil, cfg, err
+	}
+	if string(c.Run) != string(runJSON) {
+		return nil, cfg, fmt.Errorf("--resume: the data settings differ from the saved run's:\n  saved: %s\n  now:   %s", c.Run, runJSON)
+	}
+	if err := c.CheckInputs(inputs); err != nil {
+		return nil, cfg, err
+	}
+	if cfg, err = resumedConfig(fs, cfg, c.Config, epochsSet); err != nil {
+		return nil, cfg, err
+	}
+	return c, cfg, nil
 }
 
 func classWeights(labels []int) ([2]float64, error) {
