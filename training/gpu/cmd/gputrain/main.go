@@ -67,6 +67,14 @@ func archFlags(fs *flag.FlagSet) (name *string, size *int) {
 	return fs.String("arch", "resnet50", "resnet50 or tiny"), fs.Int("size", 224, "input size")
 }
 
+// parseArch parses args on fs and resolves its --arch (archName, from archFlags).
+func parseArch(fs *flag.FlagSet, args []string, archName *string) (resnet.Arch, error) {
+	if err := cli.Parse(fs, args); err != nil {
+		return resnet.Arch{}, err
+	}
+	return resnet.Named(*archName)
+}
+
 func backend() (backends.Backend, error) {
 	b, err := backends.New()
 	if err != nil {
@@ -132,10 +140,7 @@ func cmdParity(_ context.Context, args []string, stdout, stderr io.Writer) error
 	splitPath := fs.String("split", "", "split file")
 	n := fs.Int("n", 8, "validation images to compare")
 	archName, size := archFlags(fs)
-	if err := cli.Parse(fs, args); err != nil {
-		return err
-	}
-	a, err := resnet.Named(*archName)
+	a, err := parseArch(fs, args, archName)
 	if err != nil {
 		return err
 	}
@@ -193,10 +198,7 @@ func cmdBench(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	steps := fs.Int("steps", 10, "timed steps per batch size")
 	warm := fs.Int("warm", 3, "warm-up steps (the first compiles)")
 	archName, size := archFlags(fs)
-	if err := cli.Parse(fs, args); err != nil {
-		return err
-	}
-	a, err := resnet.Named(*archName)
+	a, err := parseArch(fs, args, archName)
 	if err != nil {
 		return err
 	}
@@ -236,7 +238,8 @@ func cmdTrain(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	withWeights := fs.Bool("fp16-shards", true, "also send the float16 weights (51 MB for ResNet50) besides the int8 model")
 	device := fs.String("device", "GPU", "device description for the metadata")
 	name, version := cli.ModelNaming(fs, "pneumoscan-resnet50-gpu", "gpu-1")
-	if err := cli.Parse(fs, args); err != nil {
+	a, err := parseArch(fs, args, archName)
+	if err != nil {
 		return err
 	}
 	if *out == "" {
@@ -253,10 +256,6 @@ func cmdTrain(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	defer lf.Close()
 	log := io.MultiWriter(stdout, lf)
 	fmt.Fprintf(log, "gputrain train %s\n", strings.Join(args, " "))
-	a, err := resnet.Named(*archName)
-	if err != nil {
-		return err
-	}
 	t0 := time.Now()
 	trainItems, valItems, sp, err := items(*data, *splitPath)
 	if err != nil {
