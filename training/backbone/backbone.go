@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"image"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -297,13 +298,27 @@ func itemName(it dataset.Item) string {
 	return it.Path
 }
 
-// input reads, decodes, augments (draw > 0) and preprocesses one image.
-func (b *Backbone) input(it dataset.Item, draw int) ([]float32, error) {
-	data, err := os.ReadFile(it.Path)
+// decode reads and decodes one image file.
+func decode(path string) (image.Image, error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	img, err := imagedecode.Decode(data)
+	return imagedecode.Decode(data)
+}
+
+// Tensor reads, decodes and preprocesses one image file with pre (no augmentation).
+func Tensor(path string, pre model.Preprocess) ([]float32, error) {
+	img, err := decode(path)
+	if err != nil {
+		return nil, err
+	}
+	return preprocess.Tensor(img, pre)
+}
+
+// input reads, decodes, augments (draw > 0) and preprocesses one image.
+func (b *Backbone) input(it dataset.Item, draw int) ([]float32, error) {
+	img, err := decode(it.Path)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,6 @@ import (
 	"pneumoscan/imagedecode"
 	"pneumoscan/model"
 	"pneumoscan/modelfile/torchvision"
-	"pneumoscan/preprocess"
 	"pneumoscan/resnet"
 	"pneumoscan/training/augment"
 	"pneumoscan/training/features"
@@ -74,15 +73,7 @@ func inputs(t *testing.T, items []dataset.Item, size int) [][]float32 {
 	t.Helper()
 	var xs [][]float32
 	for _, it := range items {
-		data, err := os.ReadFile(it.Path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := imagedecode.Decode(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		x, err := preprocess.Tensor(img, model.ImageNetPreprocess(size))
+		x, err := Tensor(it.Path, model.ImageNetPreprocess(size))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,10 +13,8 @@ import (
 
 	"pneumoscan/convnet"
 	"pneumoscan/dataset"
-	"pneumoscan/imagedecode"
 	"pneumoscan/model"
 	"pneumoscan/modelfile"
-	"pneumoscan/preprocess"
 	"pneumoscan/resnet"
 	"pneumoscan/screen"
 	"pneumoscan/training/backbone"
@@ -310,12 +308,7 @@ func TestExportScreen(t *testing.T) {
 	pre := model.ImageNetPreprocess(size)
 	var xs [][]float32
 	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		img, err := imagedecode.Decode(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		x, err := preprocess.Tensor(img, pre)
+		x, err := backbone.Tensor(f, pre)
 		if err != nil {
 			t.Fatal(err)
 		}

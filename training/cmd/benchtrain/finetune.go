@@ -14,9 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"pneumoscan/imagedecode"
 	"pneumoscan/model"
-	"pneumoscan/preprocess"
 	"pneumoscan/resnet"
 	"pneumoscan/training/backbone"
 	"pneumoscan/training/finetune"
@@ -124,15 +122,7 @@ func runFinetune(ctx context.Context, tw *tabwriter.Writer, root string, workers
 	var xs [][]float32
 	var labels []int
 	for _, it := range its {
-		data, err := os.ReadFile(it.Path)
-		if err != nil {
-			return err
-		}
-		img, err := imagedecode.Decode(data)
-		if err != nil {
-			return err
-		}
-		x, err := preprocess.Tensor(img, pre)
+		x, err := backbone.Tensor(it.Path, pre)
 		if err != nil {
 			return err
 		}
