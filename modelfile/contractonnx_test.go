@@ -16,7 +16,9 @@ import (
 	"pneumoscan/resnet"
 )
 
-var tiny = resnet.Arch{StemWidth: 8, Widths: [4]int{2, 4, 4, 8}, Expansion: 2, Blocks: [4]int{1, 1, 2, 1}}
+// tiny has every convolution kind of ResNet50's layout (7x7 stem, 1x1, strided 3x3, strided
+// downsample, identity shortcut) at a size the tests run in a moment.
+var tiny = resnet.Tiny
 
 const tinySize = 64
 
