@@ -45,4 +45,6 @@ const (
 	KeyOperating   = "pneumoscan.operating_threshold"
 	KeyTemperature = "pneumoscan.temperature"
 	KeyMetrics     = "pneumoscan.metrics"
+	// KeyPopulation is optional: who the model's figures were measured on, in words.
+	KeyPopulation = "pneumoscan.population"
 )

@@ -25,24 +25,69 @@ type Preprocess struct {
 }
 
 // Threshold is an operating point on P(pneumonia): at or above Value the screen is positive.
+// The fields after Criterion are optional (omitted from the JSON when unset), so files
+// written before they existed read as they did and encode to the same bytes.
 type Threshold struct {
 	Name      string  `json:"name"`
 	Value     float64 `json:"value"`
 	Criterion string  `json:"criterion"` // how it was chosen, e.g. "sensitivity >= 0.95 on validation"
+	// Validation is how the threshold did on the validation images it was chosen on; nil
+	// when the file does not record it.
+	Validation *Rates `json:"validation,omitempty"`
+	// Test is how it did on a test split scored once, after the model was selected
+	// (modelconv metadata --test-report); nil when not measured.
+	Test *Rates `json:"test,omitempty"`
+	// Indeterminate is the half-width of a band around Value inside which the verdict is
+	// Indeterminate rather than positive or negative; 0: no band. Validation and Test describe
+	// the threshold alone: films in the band go to review instead.
+	Indeterminate float64 `json:"indeterminate,omitempty"`
 }
 
-// Metadata is everything a model file says about itself.
+// Rates is how a threshold does on a labelled set of images.
+type Rates struct {
+	Sensitivity float64 `json:"sensitivity"` // share of pneumonia images at or above the threshold
+	Specificity float64 `json:"specificity"` // share of normal images below it
+	Images      int     `json:"images"`      // how many images they were measured on
+	// Pneumonia and Normal split Images by label; 0 when only the total was recorded.
+	Pneumonia int `json:"pneumonia,omitempty"`
+	Normal    int `json:"normal,omitempty"`
+}
+
+// validate reports what makes r unusable; what names the set ("validation", "test").
+func (r *Rates) validate(threshold, what string) error {
+	switch {
+	case r == nil:
+		return nil
+	case r.Sensitivity < 0 || r.Sensitivity > 1 || r.Specificity < 0 || r.Specificity > 1:
+		return fmt.Errorf("model metadata: threshold %q: %s sensitivity %v or specificity %v outside [0,1]", threshold, what, r.Sensitivity, r.Specificity)
+	case r.Images <= 0:
+		return fmt.Errorf("model metadata: threshold %q: %s rates need the number of images they were measured on", threshold, what)
+	case (r.Pneumonia != 0 || r.Normal != 0) && r.Pneumonia+r.Normal != r.Images:
+		return fmt.Errorf("model metadata: threshold %q: %s has %d pneumonia and %d normal images, not %d", threshold, what, r.Pneumonia, r.Normal, r.Images)
+	}
+	return nil
+}
+
+// Metadata is everything a model file says about itself. Its JSON form (encoding/json with
+// these tags) is how the page and the model card receive it: the worker sends it with the
+// model, and the site generator writes it into the model card's data.
 type Metadata struct {
-	Name        string
-	Version     string
-	Trained     bool // false: a demonstration model whose outputs are meaningless
-	Description string
-	Preprocess  Preprocess
-	Classes     []string // [negative, positive]
-	Thresholds  []Threshold
-	Operating   string  // name of the threshold the page decides with
-	Temperature float64 // calibration temperature applied to the logit; 1 when not fitted
-	Metrics     map[string]float64
+	Name        string      `json:"name"`
+	Version     string      `json:"version"`
+	Trained     bool        `json:"trained"` // false: a demonstration model whose outputs are meaningless
+	Description string      `json:"description"`
+	Preprocess  Preprocess  `json:"preprocess"`
+	Classes     []string    `json:"classes"` // [negative, positive]
+	Thresholds  []Threshold `json:"thresholds"`
+	Operating   string      `json:"operating"`   // name of the threshold the page decides with
+	Temperature float64     `json:"temperature"` // calibration temperature applied to the logit; 1 when not fitted
+	// Metrics are figures the model was measured with, by name: val_* on validation, test_*
+	// on a test split (e.g. test_auc, test_auc_ci_lo, test_auc_ci_hi, test_images).
+	Metrics map[string]float64 `json:"metrics"`
+	// Population is who the model's figures were measured on, in words, e.g. "children aged
+	// 1-5 from one hospital (Kermany et al. 2018)"; empty when the file does not say. It is
+	// optional: files written before it existed have no such key.
+	Population string `json:"population,omitempty"`
 }
 
 // OperatingThreshold returns the threshold the screening decision uses.
@@ -83,6 +128,16 @@ func (m Metadata) Validate() error {
 		if t.Value < 0 || t.Value > 1 {
 			return fmt.Errorf("model metadata: threshold %q = %v outside [0,1]", t.Name, t.Value)
 		}
+		// A band as wide as the whole scale would make every film indeterminate.
+		if t.Indeterminate < 0 || t.Indeterminate >= 0.5 {
+			return fmt.Errorf("model metadata: threshold %q: indeterminate half-width %v outside [0, 0.5)", t.Name, t.Indeterminate)
+		}
+		if err := t.Validation.validate(t.Name, "validation"); err != nil {
+			return err
+		}
+		if err := t.Test.validate(t.Name, "test"); err != nil {
+			return err
+		}
 	}
 	_, err := m.OperatingThreshold()
 	return err
@@ -101,6 +156,9 @@ func (m Metadata) Props() ([]*onnxpb.StringStringEntryProto, error) {
 		KeyDescription: m.Description,
 		KeyOperating:   m.Operating,
 		KeyTemperature: strconv.FormatFloat(m.Temperature, 'g', -1, 64),
+	}
+	if m.Population != "" { // absent rather than empty, so older models encode as before
+		kv[KeyPopulation] = m.Population
 	}
 	for key, v := range map[string]any{
 		KeyPreprocess: m.Preprocess, KeyClasses: m.Classes, KeyThresholds: m.Thresholds, KeyMetrics: m.Metrics,
@@ -161,6 +219,7 @@ func ParseMetadata(props []*onnxpb.StringStringEntryProto) (Metadata, error) {
 		Version:     kv[KeyVersion],
 		Description: kv[KeyDescription],
 		Operating:   kv[KeyOperating],
+		Population:  kv[KeyPopulation],
 	}
 	var err error
 	if m.Trained, err = strconv.ParseBool(kv[KeyTrained]); err != nil {
