@@ -92,7 +92,9 @@ func TestValidateOptionalFields(t *testing.T) {
 		{func(t *Threshold) { t.Indeterminate = 0.5 }, "indeterminate half-width"},
 		{func(t *Threshold) { t.Validation = &Rates{Sensitivity: 1.2, Specificity: 0.5, Images: 10} }, "validation sensitivity"},
 		{func(t *Threshold) { t.Test = &Rates{Sensitivity: 0.9, Specificity: 0.5} }, "number of images"},
-		{func(t *Threshold) { t.Test = &Rates{Sensitivity: 0.9, Specificity: 0.5, Images: 10, Pneumonia: 3, Normal: 3} }, "not 10"},
+		{func(t *Threshold) {
+			t.Test = &Rates{Sensitivity: 0.9, Specificity: 0.5, Images: 10, Pneumonia: 3, Normal: 3}
+		}, "not 10"},
 	} {
 		m := testMetadata()
 		c.edit(&m.Thresholds[0])
