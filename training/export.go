@@ -91,7 +91,6 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		"val_average_precision": rep.AP, "val_ece": rep.ECE, "val_images": float64(rep.N),
 		"train_images": float64(info.Train), "best_epoch": float64(info.BestEpoch),
 	}
-	op.AddMetrics(m)
 	md := model.Metadata{
 		Name: *name, Version: *version, Trained: true,
 		Description: describe(info, *fp32),
@@ -104,9 +103,11 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := modelfile.WriteFile(*out, mp); err != nil {
 		return err
 	}
+	sc, _ := op.Point(operating.Screening) // Points makes both, each with its validation rates
+	yo, _ := op.Point(operating.Youden)
 	fmt.Fprintf(stdout, "wrote %s: validation AUC %.4f [%.4f, %.4f], temperature %.3f, screening threshold %.4f (sens %.3f, spec %.3f), youden %.4f; report in %s\n",
-		*out, rep.AUC, rep.AUCCI.Lo, rep.AUCCI.Hi, op.Temperature, op.Threshold(operating.Screening),
-		op.Sensitivity[operating.Screening], op.Specificity[operating.Screening], op.Threshold(operating.Youden), filepath.Join(*run, "validation"))
+		*out, rep.AUC, rep.AUCCI.Lo, rep.AUCCI.Hi, op.Temperature, sc.Value,
+		sc.Validation.Sensitivity, sc.Validation.Specificity, yo.Value, filepath.Join(*run, "validation"))
 	return nil
 }
 

@@ -135,7 +135,7 @@ func TestSmokeTrainExportScreen(t *testing.T) {
 	if !md.Trained || md.Version != "smoke-1" || md.Operating != operating.Screening || len(md.Thresholds) != 2 || md.Temperature <= 0 {
 		t.Errorf("metadata %+v", md)
 	}
-	if md.Metrics["val_auc"] <= 0 || md.Metrics["val_sensitivity_screening"] < operating.MinSensitivity {
+	if md.Metrics["val_auc"] <= 0 || md.Thresholds[0].Validation == nil || md.Thresholds[0].Validation.Sensitivity < operating.MinSensitivity {
 		t.Errorf("metrics %v: validation AUC missing or screening sensitivity below %v", md.Metrics, operating.MinSensitivity)
 	}
 	if !strings.Contains(md.Description, "class-weighted") {

@@ -42,7 +42,6 @@ func Metadata(res *Result, valY []int, o Options, info RunInfo) (model.Metadata,
 		"val_images": float64(n), "train_images": float64(info.Train), "best_epoch": float64(res.BestEpoch),
 		"epochs_run": float64(len(res.History)),
 	}
-	op.AddMetrics(m)
 	for k, v := range m {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			delete(m, k) // JSON has no NaN; a metric that is undefined is left out

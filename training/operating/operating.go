@@ -1,6 +1,7 @@
 // Package operating fits a model's operating points on validation: the temperature, the
 // named thresholds written into the model's metadata, and how each threshold does on the
-// validation images. Both trainers (the CPU one in training/ and gputrain) export through
+// validation images (model.Threshold.Validation, which the page shows beside each operating
+// point). Both trainers (the CPU one in training/ and gputrain) export through
 // it, so their models carry the same names, criteria and numbers.
 package operating
 
@@ -27,10 +28,8 @@ type Fit struct {
 	// Temperature is fitted on the raw validation probabilities; the thresholds apply to
 	// the probabilities after it, as the screening path applies it.
 	Temperature float64
-	// Thresholds are Screening then Youden.
+	// Thresholds are Screening then Youden, each with its validation rates.
 	Thresholds []model.Threshold
-	// Sensitivity and Specificity on validation, by threshold name.
-	Sensitivity, Specificity map[string]float64
 }
 
 // Points fits the temperature and the two thresholds on raw validation probabilities
@@ -56,34 +55,27 @@ func Points(raw []float64, labels []int) (*Fit, error) {
 			{Name: Screening, Value: screening, Criterion: fmt.Sprintf("sensitivity >= %.2f on validation (%d images)", MinSensitivity, n)},
 			{Name: Youden, Value: youden, Criterion: fmt.Sprintf("maximum Youden J on validation (%d images)", n)},
 		},
-		Sensitivity: map[string]float64{}, Specificity: map[string]float64{},
 	}
-	for _, t := range f.Thresholds {
+	for i, t := range f.Thresholds {
 		c, err := metrics.ConfusionAt(cal, labels, t.Value)
 		if err != nil {
 			return nil, err
 		}
-		f.Sensitivity[t.Name] = c.Recall()
-		f.Specificity[t.Name] = c.Specificity()
+		f.Thresholds[i].Validation = &model.Rates{
+			Sensitivity: c.Recall(), Specificity: c.Specificity(),
+			Images: n, Pneumonia: c.TP + c.FN, Normal: c.TN + c.FP,
+		}
 	}
 	return f, nil
 }
 
-// Threshold is the value of the threshold called name (0 when there is none).
-func (f *Fit) Threshold(name string) float64 {
+// Point is the threshold called name, with its validation rates; ok is false when there is
+// none.
+func (f *Fit) Point(name string) (t model.Threshold, ok bool) {
 	for _, t := range f.Thresholds {
 		if t.Name == name {
-			return t.Value
+			return t, true
 		}
 	}
-	return 0
-}
-
-// AddMetrics puts the validation sensitivity and specificity of each threshold into m as
-// val_sensitivity_<name> and val_specificity_<name>.
-func (f *Fit) AddMetrics(m map[string]float64) {
-	for _, t := range f.Thresholds {
-		m["val_sensitivity_"+t.Name] = f.Sensitivity[t.Name]
-		m["val_specificity_"+t.Name] = f.Specificity[t.Name]
-	}
+	return model.Threshold{}, false
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"pneumoscan/metrics"
+	"pneumoscan/model"
 )
 
 func TestPoints(t *testing.T) {
@@ -34,20 +35,36 @@ func TestPoints(t *testing.T) {
 		{Screening, "sensitivity >= 0.95 on validation (200 images)", screening},
 		{Youden, "maximum Youden J on validation (200 images)", youden},
 	}
-	m := map[string]float64{}
-	f.AddMetrics(m)
 	for i, w := range want {
 		th := f.Thresholds[i]
-		if th.Name != w.name || th.Criterion != w.criterion || th.Value != w.value || f.Threshold(w.name) != w.value {
+		if p, ok := f.Point(w.name); th.Name != w.name || th.Criterion != w.criterion || th.Value != w.value || !ok || p.Value != w.value {
 			t.Errorf("threshold %d = %+v, want %s %q %v", i, th, w.name, w.criterion, w.value)
 		}
 		c, _ := metrics.ConfusionAt(cal, y, w.value)
-		if m["val_sensitivity_"+w.name] != c.Recall() || m["val_specificity_"+w.name] != c.Specificity() {
-			t.Errorf("%s: metrics %v, want sensitivity %v specificity %v", w.name, m, c.Recall(), c.Specificity())
+		want := model.Rates{Sensitivity: c.Recall(), Specificity: c.Specificity(), Images: 200, Pneumonia: 100, Normal: 100}
+		if th.Validation == nil || *th.Validation != want {
+			t.Errorf("%s: validation rates %+v, want %+v", w.name, th.Validation, want)
 		}
 	}
-	if m["val_sensitivity_"+Screening] < MinSensitivity {
-		t.Errorf("screening sensitivity %v below %v", m["val_sensitivity_"+Screening], MinSensitivity)
+	if sc, _ := f.Point(Screening); sc.Validation.Sensitivity < MinSensitivity {
+		t.Errorf("screening sensitivity %v below %v", sc.Validation.Sensitivity, MinSensitivity)
+	}
+	if _, ok := f.Point("missing"); ok {
+		t.Error("Point found a threshold that is not there")
+	}
+	// The rates travel in the model's metadata and come back from it.
+	md := model.Metadata{Name: "m", Version: "1", Preprocess: model.ImageNetPreprocess(224), Classes: []string{"N", "P"},
+		Thresholds: f.Thresholds, Operating: Screening, Temperature: f.Temperature}
+	ps, err := md.Props()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := model.ParseMetadata(ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *back.Thresholds[0].Validation != *f.Thresholds[0].Validation {
+		t.Errorf("validation rates after the metadata round trip: %+v, want %+v", back.Thresholds[0].Validation, f.Thresholds[0].Validation)
 	}
 	if _, err := Points([]float64{0.5, 0.6}, []int{1, 1}); err == nil {
 		t.Error("one class only must be an error")
