@@ -91,4 +91,3 @@ func RewriteMetadataFile(in, out string, edit func(*model.Metadata) error) (mode
 	}
 	return md, nil
 }
-
