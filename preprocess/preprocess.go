@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"math"
 
 	"golang.org/x/image/draw"
 
@@ -34,8 +35,16 @@ func Tensor(img image.Image, p model.Preprocess) ([]float32, error) {
 	default:
 		return nil, fmt.Errorf("preprocess: unknown channel order %q", p.Channels)
 	}
-	if p.Size <= 0 || p.Scale <= 0 || p.Std[0] <= 0 || p.Std[1] <= 0 || p.Std[2] <= 0 {
-		return nil, fmt.Errorf("preprocess: size %d, scale %v and std %v must be positive", p.Size, p.Scale, p.Std)
+	// Written as !(x > 0) and with a finiteness check so NaN and infinite constants, which pass
+	// a plain x <= 0 test, are refused instead of filling the tensor with NaN.
+	positive := func(v float32) bool { return v > 0 && !math.IsInf(float64(v), 1) }
+	if p.Size <= 0 || !positive(p.Scale) || !positive(p.Std[0]) || !positive(p.Std[1]) || !positive(p.Std[2]) {
+		return nil, fmt.Errorf("preprocess: size %d, scale %v and std %v must be positive and finite", p.Size, p.Scale, p.Std)
+	}
+	for _, m := range p.Mean {
+		if math.IsNaN(float64(m)) || math.IsInf(float64(m), 0) {
+			return nil, fmt.Errorf("preprocess: mean %v must be finite", p.Mean)
+		}
 	}
 	b := img.Bounds()
 	if b.Empty() {
