@@ -101,7 +101,10 @@ func runInspect(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		if t.Name == th.Name {
 			mark = "*"
 		}
-		fmt.Fprintf(stdout, "threshold %s %s = %g (%s)\n", mark, t.Name, t.Value, t.Criterion)
+		fmt.Fprintf(stdout, "threshold %s %s\n", mark, describeThreshold(t))
+	}
+	if md.Population != "" {
+		fmt.Fprintf(stdout, "population %s\n", md.Population)
 	}
 	fmt.Fprintf(stdout, "temperature %g\n", md.Temperature)
 	if len(md.Metrics) == 0 {
