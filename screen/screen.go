@@ -28,6 +28,7 @@ type Result struct {
 	Prob      float64         // P(pneumonia), after the model's temperature
 	RawProb   float64         // the model's own output, before the temperature
 	Positive  bool            // Prob >= Threshold.Value
+	Verdict   model.Verdict   // at Threshold, its indeterminate band included (model.Metadata.Decide)
 	Threshold model.Threshold // the model's operating threshold
 	Width     int             // decoded image size, pixels
 	Height    int
@@ -156,7 +157,7 @@ func (s *Screener) screen(img image.Image, stage func(Stage)) (Result, error) {
 	}
 	b := img.Bounds()
 	return Result{
-		Prob: d.Prob, RawProb: float64(raw), Positive: d.Positive, Threshold: d.Threshold,
+		Prob: d.Prob, RawProb: float64(raw), Positive: d.Positive, Verdict: d.Verdict, Threshold: d.Threshold,
 		Width: b.Dx(), Height: b.Dy(), Heatmap: heat, HeatmapSize: size,
 	}, nil
 }

@@ -81,7 +81,7 @@ func TestScreenMatchesPyTorch(t *testing.T) {
 		if dcam > 1e-3 {
 			t.Errorf("%s: CAM max diff %.2g > 1e-3", png, dcam)
 		}
-		if r.Positive != (r.Prob >= r.Threshold.Value) || r.Threshold.Name != "balanced" {
+		if r.Positive != (r.Prob >= r.Threshold.Value) || r.Threshold.Name != "balanced" || (r.Verdict == model.Positive) != r.Positive {
 			t.Errorf("%s: positive %v at %+v", png, r.Positive, r.Threshold)
 		}
 		if r.Width != 224 || r.Height != 224 {

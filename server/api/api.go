@@ -165,12 +165,14 @@ type ModelInfo struct {
 	Thresholds  []model.Threshold `json:"thresholds,omitempty"`
 	Operating   string            `json:"operating_threshold,omitempty"`
 	Classes     []string          `json:"classes,omitempty"`
+	Population  string            `json:"population,omitempty"` // who the model's figures were measured on
 }
 
 // ScreenResponse is the answer to POST /api/v1/screen.
 type ScreenResponse struct {
 	Prob       float64         `json:"prob"`
 	Positive   bool            `json:"positive"`
+	Verdict    model.Verdict   `json:"verdict"`
 	Threshold  model.Threshold `json:"threshold"`
 	Model      ModelInfo       `json:"model"`
 	Width      int             `json:"width"`
@@ -182,7 +184,7 @@ func (a *api) info(full bool) ModelInfo {
 	m := a.s.Metadata()
 	i := ModelInfo{Name: m.Name, Version: m.Version, SHA256: a.s.SHA256(), Trained: m.Trained}
 	if full {
-		i.Description, i.Thresholds, i.Operating, i.Classes = m.Description, m.Thresholds, m.Operating, m.Classes
+		i.Description, i.Thresholds, i.Operating, i.Classes, i.Population = m.Description, m.Thresholds, m.Operating, m.Classes, m.Population
 	}
 	return i
 }
@@ -219,7 +221,7 @@ func (a *api) screen(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "screening failed: "+err.Error())
 		return
 	}
-	out := ScreenResponse{Prob: res.Prob, Positive: res.Positive, Threshold: res.Threshold, Model: a.info(false),
+	out := ScreenResponse{Prob: res.Prob, Positive: res.Positive, Verdict: res.Verdict, Threshold: res.Threshold, Model: a.info(false),
 		Width: res.Width, Height: res.Height}
 	if v := r.URL.Query().Get("heatmap"); v == "1" || v == "true" {
 		var b bytes.Buffer

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -88,7 +89,7 @@ func TestScreenMatchesNative(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := decode[ScreenResponse](t, res)
-	if res.StatusCode != 200 || got.Prob != want.Prob || got.Positive != want.Positive || got.Threshold != want.Threshold ||
+	if res.StatusCode != 200 || got.Prob != want.Prob || got.Positive != want.Positive || got.Verdict != want.Verdict || got.Verdict == "" || !reflect.DeepEqual(got.Threshold, want.Threshold) ||
 		got.Model.SHA256 != screener.SHA256() {
 		t.Errorf("%d %+v, want prob %v", res.StatusCode, got, want.Prob)
 	}
