@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 
@@ -116,12 +117,24 @@ func (m Metadata) Validate() error {
 		return fmt.Errorf("model metadata: pixel scale %v must be positive", p.Scale)
 	case len(m.Classes) != 2:
 		return fmt.Errorf("model metadata: want 2 classes, got %d", len(m.Classes))
-	case m.Temperature <= 0:
-		return fmt.Errorf("model metadata: temperature %v must be positive", m.Temperature)
+	case !(m.Temperature > 0) || math.IsInf(m.Temperature, 1):
+		// Written so NaN fails too: strconv.ParseFloat reads "NaN" and "Inf", and either
+		// would make every probability NaN (or 0.5).
+		return fmt.Errorf("model metadata: temperature %v must be positive and finite", m.Temperature)
 	}
 	for i, s := range p.Std {
 		if s <= 0 {
 			return fmt.Errorf("model metadata: std[%d] = %v must be positive", i, s)
+		}
+	}
+	// Pixels are on the 0..255 scale before Scale; a tiny scale or std would send them to
+	// infinity in float32 and the model would see Inf or NaN.
+	for c := range 3 {
+		for _, x := range []float32{0, 255} {
+			if v := float64((x/p.Scale - p.Mean[c]) / p.Std[c]); math.IsInf(v, 0) || math.IsNaN(v) {
+				return fmt.Errorf("model metadata: pixel scale %v, mean %v and std %v send pixel value %v to %v in channel %d",
+					p.Scale, p.Mean[c], p.Std[c], x, v, c)
+			}
 		}
 	}
 	for _, t := range m.Thresholds {
