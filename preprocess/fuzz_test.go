@@ -116,15 +116,18 @@ func premultiply16(p []byte) {
 	}
 }
 
-// wantRGB is the 0..255 RGB value Tensor's documented rule gives the pixel at (x, y).
+// wantRGB is the 0..255 RGB value Tensor's documented rule gives the pixel at (x, y): by the
+// image's type (a paletted image's NRGBA colours go through 16-bit NRGBA like any other).
 func wantRGB(img image.Image, x, y int) [3]float32 {
-	switch c := img.At(x, y).(type) {
-	case color.Gray:
-		v := float32(c.Y)
+	switch m := img.(type) {
+	case *image.Gray:
+		v := float32(m.GrayAt(x, y).Y)
 		return [3]float32{v, v, v}
-	case color.NRGBA:
+	case *image.NRGBA:
+		c := m.NRGBAAt(x, y)
 		return [3]float32{float32(c.R), float32(c.G), float32(c.B)}
-	case color.YCbCr:
+	case *image.YCbCr:
+		c := m.YCbCrAt(x, y)
 		r, g, b := color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
 		return [3]float32{float32(r), float32(g), float32(b)}
 	}
