@@ -59,7 +59,7 @@ func (r *Rates) validate(threshold, what string) error {
 	switch {
 	case r == nil:
 		return nil
-	case r.Sensitivity < 0 || r.Sensitivity > 1 || r.Specificity < 0 || r.Specificity > 1:
+	case !(r.Sensitivity >= 0 && r.Sensitivity <= 1 && r.Specificity >= 0 && r.Specificity <= 1): // NaN fails too
 		return fmt.Errorf("model metadata: threshold %q: %s sensitivity %v or specificity %v outside [0,1]", threshold, what, r.Sensitivity, r.Specificity)
 	case r.Images <= 0:
 		return fmt.Errorf("model metadata: threshold %q: %s rates need the number of images they were measured on", threshold, what)
@@ -142,7 +142,7 @@ func (m Metadata) Validate() error {
 			return fmt.Errorf("model metadata: threshold %q = %v outside [0,1]", t.Name, t.Value)
 		}
 		// A band as wide as the whole scale would make every film indeterminate.
-		if t.Indeterminate < 0 || t.Indeterminate >= 0.5 {
+		if !(t.Indeterminate >= 0 && t.Indeterminate < 0.5) {
 			return fmt.Errorf("model metadata: threshold %q: indeterminate half-width %v outside [0, 0.5)", t.Name, t.Indeterminate)
 		}
 		if err := t.Validation.validate(t.Name, "validation"); err != nil {
