@@ -7,15 +7,19 @@
 // globalThis.pneumoscan:
 //
 //	load(bytes Uint8Array) -> {name, version, sha256, trained, thresholdName,
-//	    thresholdValue, engine} | {error}
-//	screen(bytes Uint8Array, onStage(stage)) -> {prob, positive, heatmap: ArrayBuffer
-//	    (RGBA, jet colours), size, width, height} | {error}
+//	    thresholdValue, engine, metadata: JSON text of model.Metadata} | {error}
+//	screen(bytes Uint8Array, onStage(stage)) -> {prob, positive, decisions: [{name,
+//	    verdict, text}] (one per threshold), heatmap: ArrayBuffer (RGBA, jet colours), size,
+//	    width, height} | {error}
 //
-// The operating threshold is sent once, with load; a result carries only its verdict.
+// The thresholds and what the file records about them are sent once, with load; a result
+// carries its verdict at every threshold, each decided by model.Metadata.Decide, so the page
+// can switch operating points without deciding anything itself.
 // Both run synchronously on the worker's thread; the page's thread is never blocked.
 package bridge
 
 import (
+	"encoding/json"
 	"fmt"
 	"syscall/js"
 
@@ -93,6 +97,11 @@ func (b *bridge) load(this js.Value, args []js.Value) any {
 		o.Set("thresholdName", t.Name)
 		o.Set("thresholdValue", t.Value)
 		o.Set("engine", s.EngineName())
+		meta, err := json.Marshal(m)
+		if err != nil {
+			return js.Value{}, err
+		}
+		o.Set("metadata", string(meta))
 		return o, nil
 	})
 }
@@ -120,6 +129,20 @@ func (b *bridge) screen(this js.Value, args []js.Value) any {
 		o := js.Global().Get("Object").New()
 		o.Set("prob", res.Prob)
 		o.Set("positive", res.Positive)
+		m := b.screener.Metadata()
+		decisions := js.Global().Get("Array").New()
+		for _, t := range m.Thresholds {
+			d, err := m.Decide(res.RawProb, t.Name)
+			if err != nil {
+				return js.Value{}, err
+			}
+			e := js.Global().Get("Object").New()
+			e.Set("name", t.Name)
+			e.Set("verdict", string(d.Verdict))
+			e.Set("text", d.Verdict.Text())
+			decisions.Call("push", e)
+		}
+		o.Set("decisions", decisions)
 		o.Set("heatmap", heat.Get("buffer"))
 		o.Set("size", res.HeatmapSize)
 		o.Set("width", res.Width)

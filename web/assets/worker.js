@@ -4,10 +4,11 @@
 //
 // Page -> worker: {type:"load", engine?}; {type:"screen", id, name, bytes: ArrayBuffer}.
 // Worker -> page: {type:"progress", stage, loaded, total}; {type:"ready", name, version,
-// sha256, trained, thresholdName, thresholdValue, engine}; {type:"fatal", message};
-// {type:"stage", id, stage}; {type:"result", id, prob, positive, heatmap: ArrayBuffer RGBA,
-// size, seconds, decodedAt, wasmBytes}; {type:"error", id, message}.
-// The operating threshold comes once, in "ready"; a result carries only its verdict.
+// sha256, trained, thresholdName, thresholdValue, engine, metadata (JSON text)};
+// {type:"fatal", message}; {type:"stage", id, stage}; {type:"result", id, prob, positive,
+// decisions: [{name, verdict, text}], heatmap: ArrayBuffer RGBA, size, seconds, decodedAt,
+// wasmBytes}; {type:"error", id, message}.
+// The thresholds come once, in "ready"; a result carries its verdict at each of them.
 // engine picks the wasm binary this worker runs: "" (the product, worker.wasm: convnet) or
 // "onnx-go" (refworker.wasm: the onnx-go reference, which the page starts only for a
 // cross-check the user asks for, and the benchmark page to measure it). bench/web reads decodedAt
