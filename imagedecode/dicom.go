@@ -40,6 +40,8 @@ const (
 	tsDeflatedLE   = "1.2.840.10008.1.2.1.99"
 	tsExplicitBE   = "1.2.840.10008.1.2.2"
 	tsJPEGBaseline = "1.2.840.10008.1.2.4.50"
+	tsJPEGLossless = "1.2.840.10008.1.2.4.57" // process 14, any predictor
+	tsJPEGSV1      = "1.2.840.10008.1.2.4.70" // process 14, predictor (selection value) 1
 	tsRLE          = "1.2.840.10008.1.2.5"
 )
 
@@ -195,8 +197,6 @@ func longVR(vr string) bool {
 // transferSyntaxNames names the transfer syntaxes a refusal may mention (PS3.6 Annex A).
 var transferSyntaxNames = map[string]string{
 	"1.2.840.10008.1.2.4.51":  "JPEG Extended (Process 2 & 4)",
-	"1.2.840.10008.1.2.4.57":  "JPEG Lossless, Non-Hierarchical (Process 14)",
-	"1.2.840.10008.1.2.4.70":  "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 [Selection Value 1])",
 	"1.2.840.10008.1.2.4.80":  "JPEG-LS Lossless",
 	"1.2.840.10008.1.2.4.81":  "JPEG-LS Lossy (Near-Lossless)",
 	"1.2.840.10008.1.2.4.90":  "JPEG 2000 (Lossless Only)",
@@ -228,11 +228,11 @@ func transferSyntaxName(ts string) string {
 
 func checkTransferSyntax(ts string) error {
 	switch ts {
-	case tsImplicitLE, tsExplicitLE, tsDeflatedLE, tsExplicitBE, tsJPEGBaseline, tsRLE:
+	case tsImplicitLE, tsExplicitLE, tsDeflatedLE, tsExplicitBE, tsJPEGBaseline, tsJPEGLossless, tsJPEGSV1, tsRLE:
 		return nil
 	}
 	return &Error{Kind: Unsupported, Message: fmt.Sprintf(
-		"DICOM transfer syntax %s is not supported yet; export the image uncompressed or as baseline JPEG.",
+		"DICOM transfer syntax %s is not supported yet; export the image uncompressed, as baseline or lossless JPEG, or as RLE.",
 		transferSyntaxName(printable(ts, 64)))}
 }
 
@@ -598,6 +598,12 @@ func (f *dicomFile) image() (image.Image, error) {
 		}
 		a.bitsStored = min(a.bitsStored, 8) // the JPEG's samples are 8-bit whatever the data set says
 		return a.render(stored), nil
+	case tsJPEGLossless, tsJPEGSV1:
+		stored, err := f.losslessStored()
+		if err != nil {
+			return nil, err
+		}
+		return a.render(stored), nil
 	case tsRLE:
 		frame, err := f.firstFragmentedFrame(false)
 		if err != nil {
@@ -622,6 +628,36 @@ func (f *dicomFile) image() (image.Image, error) {
 		}
 		return a.render(a.unpack(f.ds.pixels[:need], bo)), nil
 	}
+}
+
+// losslessStored decodes the first frame of JPEG lossless pixel data into stored values. The
+// JPEG samples are the pixel cells, so BitsStored, HighBit and PixelRepresentation apply to them
+// as to native data.
+func (f *dicomFile) losslessStored() ([]int32, error) {
+	a := &f.attrs
+	frame, err := f.firstFragmentedFrame(true)
+	if err != nil {
+		return nil, err
+	}
+	lf, err := decodeLosslessJPEG(frame)
+	if err != nil {
+		return nil, err
+	}
+	if lf.width != a.cols || lf.height != a.rows {
+		return nil, fmt.Errorf("JPEG frame is %dx%d, the data set says %dx%d", lf.width, lf.height, a.cols, a.rows)
+	}
+	if lf.precision > a.bitsAllocated {
+		return nil, fmt.Errorf("%d-bit JPEG samples in %d-bit pixel cells", lf.precision, a.bitsAllocated)
+	}
+	raw := make([]byte, len(lf.pix)*a.bitsAllocated/8)
+	for i, v := range lf.pix {
+		if a.bitsAllocated == 8 {
+			raw[i] = byte(v)
+		} else {
+			binary.LittleEndian.PutUint16(raw[2*i:], v)
+		}
+	}
+	return a.unpack(raw, binary.LittleEndian), nil
 }
 
 // firstFragmentedFrame is the first frame of encapsulated pixel data: every fragment when the

@@ -64,6 +64,8 @@ func TestDICOMAgainstDcmtk(t *testing.T) {
 		{"big_endian.dcm", "explicit_le.ref.png", 16, 0},
 		{"deflated.dcm", "explicit_le.ref.png", 16, 0},
 		{"rle.dcm", "explicit_le.ref.png", 16, 0},
+		{"jpeg_lossless_sv1.dcm", "explicit_le.ref.png", 16, 0},
+		{"jpeg_lossless.dcm", "explicit_le.ref.png", 16, 0},
 		// libjpeg's IDCT and Go's differ by a level or two.
 		{"jpeg_baseline.dcm", "jpeg_baseline.ref.png", 16, 2},
 		// 255-g exactly here; dcmtk's inversion rounds half its pixels one level up.
@@ -76,6 +78,9 @@ func TestDICOMAgainstDcmtk(t *testing.T) {
 		{"gray16_window_be.dcm", "gray16_window.ref.png", 16, 1},
 		{"gray16_window_rle.dcm", "gray16_window.ref.png", 16, 1},
 		{"gray16_window_mono1.dcm", "gray16_window_mono1.ref.png", 16, 1},
+		{"gray16_lossless_sv1.dcm", "gray16_window.ref.png", 16, 1},
+		{"gray12_lossless_sv5_rst8.dcm", "gray16_window.ref.png", 16, 1},
+		{"gray16_lossless_mono1.dcm", "gray16_window_mono1.ref.png", 16, 1},
 		// Signed, slope 0.5: dcmtk's range after the modality LUT is slightly narrower (its
 		// rounding of the rescaled range); 46 of 65536 levels, under 1/5 of an 8-bit level.
 		{"gray16_signed.dcm", "gray16_signed.ref.png", 16, 64},
@@ -139,8 +144,6 @@ func TestDICOMRefusals(t *testing.T) {
 		{"ct.dcm", NotChestXray, "This DICOM file is a CT image, not a chest radiograph."},
 		{"lateral.dcm", NotChestXray, "This DICOM file is a lateral view; pneumoscan screens frontal (PA/AP) films."},
 		{"knee.dcm", NotChestXray, "This DICOM file is an image of the knee, not of the chest."},
-		{"jpeg_lossless_sv1.dcm", Unsupported, "DICOM transfer syntax JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14 [Selection Value 1]) (1.2.840.10008.1.2.4.70) is not supported yet"},
-		{"jpeg_lossless.dcm", Unsupported, "DICOM transfer syntax JPEG Lossless, Non-Hierarchical (Process 14) (1.2.840.10008.1.2.4.57) is not supported yet"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			img, info, err := DecodeInfo(readFixture(t, tc.file))
@@ -196,6 +199,7 @@ func TestDICOMUnsupportedTransferSyntaxes(t *testing.T) {
 		"1.2.840.10008.1.2.4.90": "JPEG 2000 (Lossless Only)",
 		"1.2.840.10008.1.2.4.91": "JPEG 2000",
 		"1.2.840.10008.1.2.4.80": "JPEG-LS Lossless",
+		"1.2.840.10008.1.2.4.51": "JPEG Extended (Process 2 & 4)",
 		"1.2.3.4":                "",
 	} {
 		_, err := Decode(withTransferSyntax(t, base, ts))
@@ -218,7 +222,7 @@ func TestDICOMUnsupportedTransferSyntaxes(t *testing.T) {
 }
 
 func TestDICOMDamaged(t *testing.T) {
-	for _, name := range []string{"explicit_le.dcm", "implicit_le.dcm", "deflated.dcm", "rle.dcm", "jpeg_baseline.dcm", "gray16_window_be.dcm"} {
+	for _, name := range []string{"explicit_le.dcm", "implicit_le.dcm", "deflated.dcm", "rle.dcm", "jpeg_baseline.dcm", "gray16_window_be.dcm", "jpeg_lossless.dcm"} {
 		data := readFixture(t, name)
 		for _, n := range []int{132, 140, len(data) / 3, len(data) - 100, len(data) - 1} {
 			_, err := Decode(data[:n])

@@ -2,8 +2,8 @@
 # Builds the DICOM fixtures and dcmtk's reference renderings under imagedecode/testdata/dicom/
 # from the committed test film testdata/xray/normal-IM-0001-0001.jpeg.
 #
-# Needs Debian's dcmtk and webp (apt-get install -y dcmtk webp) and python3. Every file is 128x128 (16 to
-# 33 KB). Every data set carries PatientName SECRET^PATIENT, PatientID SECRET-ID-12345 and an
+# Needs Debian's dcmtk and webp (apt-get install -y dcmtk webp) and python3. Every file is 128x128 (6 to
+# 34 KB). Every data set carries PatientName SECRET^PATIENT, PatientID SECRET-ID-12345 and an
 # institution, which the tests assert never reach an error or Info.
 #
 # The references (*.ref.png) are dcm2pnm's / dcmj2pnm's renderings: 8-bit PNG for the 8-bit
@@ -42,14 +42,24 @@ for i, g in enumerate(g8):
 open(sys.argv[2] + '/pix8.raw', 'wb').write(g8)
 open(sys.argv[2] + '/pix16.raw', 'wb').write(u)
 open(sys.argv[2] + '/pix16s.raw', 'wb').write(s)
+# 6 bits stored; and 16 bits stored, 257*g, where each row's column 11 is column 10 + 32768
+# (mod 2^16), and the first sample 0: differences of exactly 32768, lossless JPEG's category 16.
+open(sys.argv[2] + '/pix6.raw', 'wb').write(bytes(g >> 2 for g in g8))
+f = [257 * g for g in g8]
+for y in range(h):
+    f[y * w + 11] = (f[y * w + 10] + 32768) & 0xffff
+f[0] = 0
+open(sys.argv[2] + '/pix16f.raw', 'wb').write(struct.pack('<%dH' % len(f), *f))
 PY
 
 # 2. Data sets written with dump2dcm: patient, institution, accession and date attributes to leak,
 #    and a nested undefined-length sequence before the pixel data to exercise the data set reader.
 mk() { # $1 output, $2 raw pixel file, $3 bits (8|16), $4 PixelRepresentation, then extra dump lines
-	local o=$1 raw=$2 bits=$3 rep=$4 vr=OB stored=8 high=7
+	local o=$1 raw=$2 bits=$3 rep=$4 vr=OB stored=8
 	shift 4
-	if [ "$bits" = 16 ]; then vr=OW stored=12 high=11; fi
+	if [ "$bits" = 16 ]; then vr=OW stored=12; fi
+	stored=${STORED:-$stored} # STORED=n mk ... overrides BitsStored
+	local high=$((stored - 1))
 	{
 		echo '(0002,0010) UI =LittleEndianExplicit'
 		echo '(0008,0016) UI =SecondaryCaptureImageStorage'
@@ -91,8 +101,8 @@ dcmconv +tb "$out/explicit_le.dcm" "$out/big_endian.dcm"
 dcmconv +td "$out/explicit_le.dcm" "$out/deflated.dcm"
 dcmcrle "$out/explicit_le.dcm" "$out/rle.dcm"
 dcmcjpeg +eb "$out/explicit_le.dcm" "$out/jpeg_baseline.dcm"
-dcmcjpeg +e1 "$out/explicit_le.dcm" "$out/jpeg_lossless_sv1.dcm" # .4.70: must be refused by name
-dcmcjpeg +el "$out/explicit_le.dcm" "$out/jpeg_lossless.dcm"     # .4.57: likewise
+dcmcjpeg +e1 "$out/explicit_le.dcm" "$out/jpeg_lossless_sv1.dcm" # .4.70
+dcmcjpeg +el "$out/explicit_le.dcm" "$out/jpeg_lossless.dcm"     # .4.57, selection value 6
 
 # 4. Pixel transforms and refusals, by editing the base.
 cp "$out/explicit_le.dcm" "$out/monochrome1.dcm"
@@ -117,7 +127,50 @@ dcmcrle "$out/gray16_window.dcm" "$out/gray16_window_rle.dcm"
 cp "$out/gray16_window.dcm" "$out/gray16_window_mono1.dcm"
 dcmodify -nb -m 'PhotometricInterpretation=MONOCHROME1' "$out/gray16_window_mono1.dcm"
 
-# 6. dcmtk's renderings.
+# 6. JPEG lossless (process 14). dcmcjpeg writes one scan of precision 8 (8-bit cells) or 16
+#    (16-bit cells, whatever BitsStored says), without restart intervals; the other precisions
+#    and restart intervals come from tools/ljpeg_fixture.py, which encodes a stream and puts it
+#    in place of the frame of a dcmcjpeg-made file of the same image. Each file's reference is
+#    dcmdjpeg's decompression of it, checked here to equal the uncompressed file the test names
+#    (samples without the point transform's low bits where there is one); where there is a point
+#    transform the decompression itself is kept, as <name>.dcmdjpeg.dcm.
+lj=tools/ljpeg_fixture.py
+ljcheck() { # $1 lossless file, $2 uncompressed source, $3 point transform
+	dcmdjpeg "$1" "$tmp/dj.dcm"
+	python3 "$lj" same "$tmp/dj.dcm" "$2" "$3"
+	if [ "$3" != 0 ]; then cp "$tmp/dj.dcm" "${1%.dcm}.dcmdjpeg.dcm"; fi
+}
+for sv in 2 3 4 5 7; do
+	dcmcjpeg +el +sv "$sv" "$out/explicit_le.dcm" "$out/jpeg_lossless_sv$sv.dcm"
+done
+for f in jpeg_lossless_sv1 jpeg_lossless jpeg_lossless_sv2 jpeg_lossless_sv3 jpeg_lossless_sv4 jpeg_lossless_sv5 jpeg_lossless_sv7; do
+	ljcheck "$out/$f.dcm" "$out/explicit_le.dcm" 0
+done
+dcmcjpeg +e1 +pt 2 "$out/explicit_le.dcm" "$out/jpeg_lossless_sv1_pt2.dcm"
+ljcheck "$out/jpeg_lossless_sv1_pt2.dcm" "$out/explicit_le.dcm" 2
+dcmcjpeg +e1 "$out/gray16_window.dcm" "$out/gray16_lossless_sv1.dcm"
+ljcheck "$out/gray16_lossless_sv1.dcm" "$out/gray16_window.dcm" 0
+dcmcjpeg +el +sv 7 +pt 3 "$out/gray16_window.dcm" "$out/gray16_lossless_sv7_pt3.dcm"
+ljcheck "$out/gray16_lossless_sv7_pt3.dcm" "$out/gray16_window.dcm" 3
+dcmcjpeg +e1 "$out/gray16_window_mono1.dcm" "$out/gray16_lossless_mono1.dcm"
+ljcheck "$out/gray16_lossless_mono1.dcm" "$out/gray16_window_mono1.dcm" 0
+dcmcjpeg +el +sv 5 "$out/gray16_signed.dcm" "$out/gray16_lossless_signed.dcm"
+ljcheck "$out/gray16_lossless_signed.dcm" "$out/gray16_signed.dcm" 0
+STORED=16 mk "$out/gray16_bits16.dcm" "$tmp/pix16f.raw" 16 0
+dcmcjpeg +e1 "$out/gray16_bits16.dcm" "$out/gray16_bits16_lossless.dcm"
+ljcheck "$out/gray16_bits16_lossless.dcm" "$out/gray16_bits16.dcm" 0
+# Precision 12 with restart intervals (every 8 rows; every 5 rows with a point transform).
+python3 "$lj" encode "$out/gray16_lossless_sv1.dcm" "$out/gray16_window.dcm" 12 5 0 8 "$out/gray12_lossless_sv5_rst8.dcm"
+ljcheck "$out/gray12_lossless_sv5_rst8.dcm" "$out/gray16_window.dcm" 0
+python3 "$lj" encode "$out/gray16_lossless_sv1.dcm" "$out/gray16_window.dcm" 12 6 1 5 "$out/gray12_lossless_sv6_pt1_rst5.dcm"
+ljcheck "$out/gray12_lossless_sv6_pt1_rst5.dcm" "$out/gray16_window.dcm" 1
+# Precision 6 (6 bits stored in 8-bit cells), predictor 4, restarts every 16 rows.
+STORED=6 mk "$out/gray6.dcm" "$tmp/pix6.raw" 8 0
+dcmcjpeg +e1 "$out/gray6.dcm" "$tmp/gray6_base.dcm"
+python3 "$lj" encode "$tmp/gray6_base.dcm" "$out/gray6.dcm" 6 4 0 16 "$out/gray6_lossless_sv4_rst16.dcm"
+ljcheck "$out/gray6_lossless_sv4_rst16.dcm" "$out/gray6.dcm" 0
+
+# 7. dcmtk's renderings.
 dcm2pnm +on "$out/explicit_le.dcm" "$out/explicit_le.ref.png"
 dcmj2pnm +on "$out/jpeg_baseline.dcm" "$out/jpeg_baseline.ref.png"
 dcm2pnm +on "$out/monochrome1.dcm" "$out/monochrome1.ref.png"
@@ -128,7 +181,7 @@ dcm2pnm +on2 "$out/gray16_signed.dcm" "$out/gray16_signed.ref.png"
 dcm2pnm +on2 +Wi 1 "$out/gray16_window_mono1.dcm" "$out/gray16_window_mono1.ref.png"
 rm -f "$out"/*.bak
 
-# 7. WebP has no Go encoder: two small WebP films (lossless VP8L, lossy VP8) made with cwebp
+# 8. WebP has no Go encoder: two small WebP films (lossless VP8L, lossy VP8) made with cwebp
 #    (Debian's webp package) from the 8-bit reference rendering.
 cwebp -quiet -lossless "$out/explicit_le.ref.png" -o imagedecode/testdata/gray-lossless.webp
 cwebp -quiet -q 80 "$out/explicit_le.ref.png" -o imagedecode/testdata/gray-lossy.webp
