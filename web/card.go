@@ -18,6 +18,13 @@ const (
 	stageError    = "error"
 )
 
+// decision is the worker's verdict on a film at one operating point (model.Metadata.Decide):
+// the page shows it and decides nothing.
+type decision struct {
+	verdict string // "positive", "negative", "indeterminate"
+	text    string // in plain language
+}
+
 // card is one screened file.
 type card struct {
 	id       int
@@ -29,8 +36,8 @@ type card struct {
 	err     string
 
 	prob        float64
-	positive    bool      // the worker's verdict at the model's operating threshold
-	heatmap     app.Value // ArrayBuffer of RGBA pixels
+	decisions   map[string]decision // the worker's verdict at each operating point, by name
+	heatmap     app.Value           // ArrayBuffer of RGBA pixels
 	heatmapSize int
 	seconds     float64 // model time as measured by the worker
 
@@ -56,7 +63,12 @@ func (c *card) fail(msg string) {
 func (c *card) setResult(d app.Value) {
 	c.stage = stageDone
 	c.prob = d.Get("prob").Float()
-	c.positive = d.Get("positive").Bool()
+	c.decisions = map[string]decision{}
+	ds := d.Get("decisions")
+	for i := 0; i < ds.Length(); i++ {
+		e := ds.Index(i)
+		c.decisions[e.Get("name").String()] = decision{verdict: e.Get("verdict").String(), text: e.Get("text").String()}
+	}
 	c.heatmap = d.Get("heatmap")
 	c.heatmapSize = d.Get("size").Int()
 	c.seconds = d.Get("seconds").Float()
@@ -99,9 +111,9 @@ func (c *card) status() string {
 	return c.stage
 }
 
-// render draws the card; th is the model's operating threshold, which the page received
-// once, with the model.
-func (c *card) render(th threshold, crossCheck func(*card)) app.UI {
+// render draws the card at the operating point op of the model m (both from the model's
+// metadata, which the page received once, with the model).
+func (c *card) render(m modelInfo, op operatingPoint, crossCheck func(*card)) app.UI {
 	display := "block"
 	if !c.showHeatmap {
 		display = "none"
@@ -111,14 +123,16 @@ func (c *card) render(th threshold, crossCheck func(*card)) app.UI {
 	case stageError:
 		result = app.P().Class("card-error").Text(c.err)
 	case stageDone:
-		decision, cls := "negative (below threshold)", "negative"
-		if c.positive {
-			decision, cls = "POSITIVE: pneumonia suspected", "positive"
+		d, ok := c.decisions[op.Name]
+		if !ok {
+			d = decision{verdict: "unknown", text: fmt.Sprintf("No verdict at operating point %q", op.Name)}
 		}
 		result = app.Div().Body(
+			app.P().Class("decision "+d.verdict).DataSet("verdict", d.verdict).DataSet("operating", op.Name).Text(d.text),
 			app.P().Class("prob").DataSet("prob", strconv.FormatFloat(c.prob, 'g', -1, 64)).
-				Text(fmt.Sprintf("P(pneumonia) = %.3f", c.prob)),
-			app.P().Class("decision "+cls).Text(fmt.Sprintf("Screen %s at operating threshold %q = %.3f", decision, th.name, th.value)),
+				Text(fmt.Sprintf("Probability of pneumonia (model estimate): %s; threshold %.2f (%s)", scoreText(c.prob), op.Value, op.Name)),
+			app.P().Class("meaning").Text(op.meaning()),
+			app.P().Class("population").Text(populationText(m)),
 			c.renderCrossCheck(crossCheck),
 			app.Div().Class("controls").Body(
 				app.Label().Body(

@@ -24,27 +24,24 @@ type Page struct {
 	model    modelState
 	cards    []*card
 	nextID   int
+	// operating is the operating point the user chose (a threshold name); "" is the model's.
+	operating string
 }
 
 // modelState is what the page knows about the model, all of it from the worker, which
 // reads it from the model file's metadata.
 type modelState struct {
-	loading   bool
-	loaded    float64 // bytes
-	total     float64
-	stage     string // "downloading", "checking", "building graph"
-	ready     bool
-	err       string
-	name      string
-	version   string
-	sha256    string
-	trained   bool
-	threshold threshold
-}
-
-type threshold struct {
-	name  string
-	value float64
+	loading bool
+	loaded  float64 // bytes
+	total   float64
+	stage   string // "downloading", "checking", "building graph"
+	ready   bool
+	err     string
+	name    string
+	version string
+	sha256  string
+	trained bool
+	info    modelInfo // the model's metadata: its operating points and population
 }
 
 func (p *Page) OnMount(ctx app.Context) {
@@ -112,7 +109,12 @@ func (p *Page) onWorkerMessage(ctx app.Context, d app.Value) {
 		p.model.version = d.Get("version").String()
 		p.model.sha256 = d.Get("sha256").String()
 		p.model.trained = d.Get("trained").Bool()
-		p.model.threshold = threshold{name: d.Get("thresholdName").String(), value: d.Get("thresholdValue").Float()}
+		info, err := parseModelInfo(d.Get("metadata").String())
+		if err != nil {
+			p.model.ready, p.model.err = false, err.Error()
+		}
+		p.model.info = info
+		p.restoreOperating(ctx)
 	case "fatal":
 		p.model.loading = false
 		p.model.err = d.Get("message").String()
@@ -192,9 +194,12 @@ func (p *Page) Render() app.UI {
 		app.If(p.updated, updateBanner()),
 		app.If(p.insecure, insecureNotice()).ElseIf(!p.accepted, notice(p.acceptNotice)).Else(
 			modelLoader(p.model),
+			app.If(p.model.ready, operatingSelector(p.model.info, p.operating, p.onOperating)),
 			app.If(p.model.ready, dropZone(p.onFilesEvent, p.onDrop)),
 			app.Div().Class("cards").Body(
-				app.Range(p.cards).Slice(func(i int) app.UI { return p.cards[i].render(p.model.threshold, p.crossCheck) }),
+				app.Range(p.cards).Slice(func(i int) app.UI {
+					return p.cards[i].render(p.model.info, p.model.info.point(p.operating), p.crossCheck)
+				}),
 			),
 		),
 		footer(p.model),

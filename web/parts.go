@@ -80,6 +80,8 @@ func footer(m modelState) app.UI {
 	}
 	return app.Footer().Class("footer").Body(
 		app.Span().ID("model-info").Text(model),
+		app.Text(" · "),
+		app.A().ID("model-card-link").Href(ModelCardPage).Text("model card"),
 		app.Span().Text(" · research use only, not for diagnosis"),
 	)
 }

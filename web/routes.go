@@ -13,6 +13,11 @@ const (
 	// CacheableResources: the page fetches it only when the user asks for a cross-check.
 	RefWorkerWasm = "/web/refworker.wasm"
 	ModelManifest = "/web/model.json"
+	// ModelCardData is the model card's data (server/site.ModelCard): the model's metadata
+	// and its Markdown card rendered to HTML, written by the site generator.
+	ModelCardData = "/web/model-card.json"
+	// ModelCardPage is the route of the model card view.
+	ModelCardPage = "/model"
 	Stylesheet    = "/web/pneumoscan.css"
 	IconSmall     = "/web/icon-192.png"
 	IconLarge     = "/web/icon-512.png"
@@ -25,12 +30,13 @@ const (
 // RegisterRoutes registers every page of the app; both wasm/app and the generator call it.
 func RegisterRoutes() {
 	app.Route("/", &Page{})
+	app.Route(ModelCardPage, &ModelCard{})
 }
 
 // CacheableResources are the files go-app's service worker must cache, beside its own,
 // for the page to work offline. The model is deliberately absent (see ModelsDir).
 func CacheableResources() []string {
-	return []string{WorkerScript, WorkerWasm, ModelManifest, Stylesheet, IconSmall, IconLarge, IconSVG, "/wasm_exec.js"}
+	return []string{WorkerScript, WorkerWasm, ModelManifest, ModelCardData, ModelCardPage, Stylesheet, IconSmall, IconLarge, IconSVG, "/wasm_exec.js"}
 }
 
 // NewHandler is the go-app handler the site is generated from; version should change

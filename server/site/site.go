@@ -1,6 +1,7 @@
 // Package site generates pneumoscan's static website: go-app's generated pages plus the two
-// wasm binaries, the page's assets, Go's own wasm_exec.js, the icons, and the model stored
-// under its sha256 with a small manifest the inference worker reads.
+// wasm binaries, the page's assets, Go's own wasm_exec.js, the icons, the model stored under
+// its sha256 with a small manifest the inference worker reads, and the model card's data (the
+// model's metadata and its Markdown card, x.md beside x.onnx, rendered to HTML).
 package site
 
 import (
@@ -65,7 +66,11 @@ func Generate(o Options) (Result, error) {
 		return Result{}, err
 	}
 
-	model, err := copyModel(o.Model, webDir)
+	model, modelData, err := copyModel(o.Model, webDir)
+	if err != nil {
+		return Result{}, err
+	}
+	card, err := modelCard(o.Model, modelData, model.SHA256)
 	if err != nil {
 		return Result{}, err
 	}
@@ -101,6 +106,9 @@ func Generate(o Options) (Result, error) {
 		return Result{}, err
 	}
 	if err := put("web/model.json", manifest); err != nil {
+		return Result{}, err
+	}
+	if err := put(strings.TrimPrefix(web.ModelCardData, "/"), card); err != nil {
 		return Result{}, err
 	}
 	err = fs.WalkDir(web.Assets, "assets", func(p string, d fs.DirEntry, err error) error {
@@ -155,14 +163,15 @@ func fixOGURL(name string) error {
 	return writeFileAtomic(name, ogURL.ReplaceAll(b, []byte("/")))
 }
 
-// copyModel stores the model as web/models/<sha256>.onnx and drops older models.
-func copyModel(src, webDir string) (ModelManifest, error) {
+// copyModel stores the model as web/models/<sha256>.onnx and drops older models; it returns
+// the model's bytes as well.
+func copyModel(src, webDir string) (ModelManifest, []byte, error) {
 	data, err := os.ReadFile(src)
 	if err != nil {
-		return ModelManifest{}, fmt.Errorf("site: model: %w", err)
+		return ModelManifest{}, nil, fmt.Errorf("site: model: %w", err)
 	}
 	if len(data) == 0 {
-		return ModelManifest{}, fmt.Errorf("site: model %s is empty", src)
+		return ModelManifest{}, nil, fmt.Errorf("site: model %s is empty", src)
 	}
 	sum := sha256.Sum256(data)
 	m := ModelManifest{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))}
@@ -172,21 +181,21 @@ func copyModel(src, webDir string) (ModelManifest, error) {
 	dst := filepath.Join(dir, name)
 	if st, err := os.Stat(dst); err != nil || st.Size() != m.Size {
 		if err := writeFileAtomic(dst, data); err != nil {
-			return ModelManifest{}, err
+			return ModelManifest{}, nil, err
 		}
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return ModelManifest{}, err
+		return ModelManifest{}, nil, err
 	}
 	for _, e := range entries {
 		if e.Name() != name {
 			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-				return ModelManifest{}, err
+				return ModelManifest{}, nil, err
 			}
 		}
 	}
-	return m, nil
+	return m, data, nil
 }
 
 // writeFileAtomic makes the folder, then writes atomically, so a server reading the

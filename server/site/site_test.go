@@ -10,7 +10,22 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"pneumoscan/internal/testmodel"
+	"pneumoscan/model"
+	"pneumoscan/modelfile"
 )
+
+// tinyModel is the tiny contract model, its version set to version so that two calls give
+// two different model files.
+func tinyModel(t *testing.T, version string) string {
+	t.Helper()
+	b, _, err := modelfile.RewriteMetadata(testmodel.Tiny(t), func(m *model.Metadata) error { m.Version = version; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
 
 func fakeInputs(t *testing.T, model string) Options {
 	t.Helper()
@@ -26,13 +41,14 @@ func fakeInputs(t *testing.T, model string) Options {
 }
 
 func TestGenerate(t *testing.T) {
-	o := fakeInputs(t, "model one")
+	one := tinyModel(t, "one")
+	o := fakeInputs(t, one)
 	res, err := Generate(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256([]byte("model one"))
-	if res.Model.SHA256 != hex.EncodeToString(sum[:]) || res.Model.URL != "/web/models/"+res.Model.SHA256+".onnx" || res.Model.Size != 9 {
+	sum := sha256.Sum256([]byte(one))
+	if res.Model.SHA256 != hex.EncodeToString(sum[:]) || res.Model.URL != "/web/models/"+res.Model.SHA256+".onnx" || res.Model.Size != int64(len(one)) {
 		t.Errorf("manifest %+v", res.Model)
 	}
 	var m ModelManifest
@@ -44,7 +60,7 @@ func TestGenerate(t *testing.T) {
 		t.Errorf("model.json = %s (%v), want %+v", b, err, res.Model)
 	}
 	for _, f := range []string{"index.html", "app.js", "app-worker.js", "manifest.webmanifest", "web/app.wasm", "web/worker.wasm",
-		"web/worker.js", "web/pneumoscan.css", "web/icon-192.png", "web/icon-512.png", "web/icon.svg", "web" + res.Model.URL[4:]} {
+		"web/worker.js", "web/pneumoscan.css", "web/model-card.json", "model.html", "web/icon-192.png", "web/icon-512.png", "web/icon.svg", "web" + res.Model.URL[4:]} {
 		if _, err := os.Stat(filepath.Join(o.Dir, f)); err != nil {
 			t.Errorf("missing %s: %v", f, err)
 		}
@@ -71,7 +87,7 @@ func TestGenerate(t *testing.T) {
 		idx, _ := os.ReadFile(filepath.Join(o.Dir, "index.html"))
 		t.Log(string(idx))
 	}
-	for _, r := range []string{"/web/worker.js", "/web/worker.wasm", "/wasm_exec.js", "/web/model.json", "/web/app.wasm"} {
+	for _, r := range []string{"/web/worker.js", "/web/worker.wasm", "/wasm_exec.js", "/web/model.json", "/web/app.wasm", "/web/model-card.json", "/model"} {
 		if !strings.Contains(string(sw), `"`+r+`"`) {
 			t.Errorf("the service worker does not cache %s", r)
 		}
@@ -92,7 +108,7 @@ func TestGenerate(t *testing.T) {
 	if err != nil || again.Version != res.Version {
 		t.Errorf("regenerating the same inputs: version %s -> %s (%v)", res.Version, again.Version, err)
 	}
-	if err := os.WriteFile(o.Model, []byte("model two"), 0o644); err != nil {
+	if err := os.WriteFile(o.Model, []byte(tinyModel(t, "two")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	next, err := Generate(o)
@@ -109,7 +125,7 @@ func TestGenerate(t *testing.T) {
 }
 
 func TestGenerateMissingModel(t *testing.T) {
-	o := fakeInputs(t, "m")
+	o := fakeInputs(t, tinyModel(t, "1"))
 	o.Model = filepath.Join(t.TempDir(), "absent.onnx")
 	if _, err := Generate(o); err == nil || !strings.Contains(err.Error(), "absent.onnx") {
 		t.Errorf("err = %v, want one naming the missing model", err)
