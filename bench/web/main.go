@@ -22,7 +22,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"embed"
@@ -56,6 +55,7 @@ import (
 	"pneumoscan/atomicfile"
 	"pneumoscan/dataset"
 	"pneumoscan/imagedecode"
+	"pneumoscan/internal/benchstat"
 	"pneumoscan/model"
 	"pneumoscan/onnxpb"
 	"pneumoscan/preprocess"
@@ -640,21 +640,6 @@ type facts struct {
 }
 
 func machineFacts() facts {
-	f := facts{cpu: "unknown", nproc: runtime.NumCPU(), load: "unknown", goVer: runtime.Version(), started: time.Now()}
-	if fh, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				f.cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-		fh.Close()
-	}
-	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
-		if fs := strings.Fields(string(b)); len(fs) >= 3 {
-			f.load = strings.Join(fs[:3], " ")
-		}
-	}
-	return f
+	m := benchstat.ReadMachine()
+	return facts{cpu: m.CPU, nproc: m.Cores, load: m.Load, goVer: runtime.Version(), started: time.Now()}
 }

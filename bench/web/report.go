@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"pneumoscan/internal/benchstat"
 )
 
 // The goal the benchmark measures (docs/performance.md): the page's own worker, image
@@ -78,7 +80,7 @@ func formatReport(o options, f facts, imgs []benchImage, page, ort, old engineRu
 	p("|---|---|---|---|---|---|---|---|---|---|\n")
 	row := func(name, what string, r engineRun) {
 		t := r.times()
-		p("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", name, what, len(t), ms(median(t)), ms(p90(t)), ms(first(r)),
+		p("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", name, what, len(t), ms(benchstat.Median(t)), ms(benchstat.NearestRank(t, 0.9)), ms(first(r)),
 			ms(r.cold), ms(r.warm), mib(r.peakWasm), mib(r.peakWorkerJS))
 	}
 	row("(a) page worker, convnet (default)", "image decoded -> P + Grad-CAM drawn", page)
@@ -88,10 +90,10 @@ func formatReport(o options, f facts, imgs []benchImage, page, ort, old engineRu
 	}
 	p("\n")
 
-	pm, om := median(page.times()), median(ort.times())
+	pm, om := benchstat.Median(page.times()), benchstat.Median(ort.times())
 	p("- ratio page / onnxruntime-web (medians): %.2fx", pm/om)
 	if len(old.results) > 0 {
-		p("; onnx-go / page: %.1fx", median(old.times())/pm)
+		p("; onnx-go / page: %.1fx", benchstat.Median(old.times())/pm)
 	}
 	p("\n")
 	dp := maxAbsDP(page.results, ort.results)
@@ -104,7 +106,7 @@ func formatReport(o options, f facts, imgs []benchImage, page, ort, old engineRu
 	for _, r := range page.results {
 		total, worker = append(total, r.TotalMS), append(worker, r.WorkerMS)
 	}
-	p("- page worker, median file posted -> drawn (adds decode and messages): %s ms; the worker's own decode + screen: %s ms\n", ms(median(total)), ms(median(worker)))
+	p("- page worker, median file posted -> drawn (adds decode and messages): %s ms; the worker's own decode + screen: %s ms\n", ms(benchstat.Median(total)), ms(benchstat.Median(worker)))
 	p("- peak JS heap of the benchmark page (its script and onnxruntime-web's JS; Performance.getMetrics JSHeapUsedSize, sampled every 500 ms): %s MiB\n", mib(pageJS))
 	p("- wasm memory: the Go worker's linear memory (WebAssembly.Memory byteLength after each image; it never shrinks) and onnxruntime-web's (its Memory, caught at instantiation)\n")
 	p("- (a) covers preprocess, model, Grad-CAM, colormap, the transfer to the page and putImageData; (b) covers only the model: its input tensor comes from Go's preprocess (run natively before), and ORT has no Grad-CAM\n")
