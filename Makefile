@@ -49,7 +49,9 @@ $(BIN)/model-$(MODEL_SHA).stamp: $(MODEL)
 	@rm -f $(BIN)/model-*.stamp
 	@touch $@
 
-$(STATIC)/index.html: $(BIN)/app.wasm $(BIN)/worker.wasm $(BIN)/refworker.wasm $(BIN)/model-$(MODEL_SHA).stamp $(MODEL) $(WEBASSETS) $(GOFILES)
+# The model's Markdown card (x.md beside x.onnx), when it has one, is rendered into the site too.
+MODEL_CARD := $(wildcard $(basename $(MODEL)).md)
+$(STATIC)/index.html: $(BIN)/app.wasm $(BIN)/worker.wasm $(BIN)/refworker.wasm $(BIN)/model-$(MODEL_SHA).stamp $(MODEL) $(MODEL_CARD) $(WEBASSETS) $(GOFILES)
 	$(GO) run ./server -gen -wasm $(BIN) -model $(MODEL) -static $(STATIC)
 
 test:
