@@ -10,7 +10,7 @@ import (
 	"github.com/maxence-charriere/go-app/v9/pkg/app"
 )
 
-// ModelCard is the model card view (/model): what the model file says about itself (its
+// ModelCard is the model card view (ModelCardPage): what the model file says about itself (its
 // metadata, shown in tables here) and the Markdown card that ships with it (rendered to HTML
 // by the site generator), both read from ModelCardData. Nothing in it is written in Go: a
 // different model brings its own figures and its own card.

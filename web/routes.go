@@ -16,8 +16,10 @@ const (
 	// ModelCardData is the model card's data (server/site.ModelCard): the model's metadata
 	// and its Markdown card rendered to HTML, written by the site generator.
 	ModelCardData = "/web/model-card.json"
-	// ModelCardPage is the route of the model card view.
-	ModelCardPage = "/model"
+	// ModelCardPage is the route of the model card view. go-app writes a route's
+	// prerendered page under the route's name, and with the .html in it any static file
+	// server (which the service worker's cache list needs) serves it as a page.
+	ModelCardPage = "/model.html"
 	Stylesheet    = "/web/pneumoscan.css"
 	IconSmall     = "/web/icon-192.png"
 	IconLarge     = "/web/icon-512.png"

@@ -64,11 +64,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		name = filepath.Join(name, "index.html")
 		st, err = os.Stat(name)
 	}
-	if err != nil && filepath.Ext(name) == "" {
-		// go-app writes each route's prerendered page as <route>.html (/model -> model.html).
-		name += ".html"
-		st, err = os.Stat(name)
-	}
 	if err != nil {
 		http.NotFound(w, r)
 		return

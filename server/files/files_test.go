@@ -19,7 +19,6 @@ func site(t *testing.T) string {
 		"index.html":                     "<!DOCTYPE html><title>x</title>" + strings.Repeat(" ", 2000),
 		"web/app.wasm":                   "\x00asm" + strings.Repeat("\x00", 5000),
 		"manifest.webmanifest":           `{"name":"x"}`,
-		"model.html":                     "<!DOCTYPE html><title>a route's page</title>",
 		"web/models/abc.onnx":            "model bytes",
 		"secret-outside-root-is-ignored": "",
 	}
@@ -47,7 +46,6 @@ func TestTypesAndCaching(t *testing.T) {
 	h := New(site(t))
 	for _, c := range []struct{ path, ctype, cache string }{
 		{"/", "text/html; charset=utf-8", "no-cache"},
-		{"/model", "text/html; charset=utf-8", "no-cache"}, // a go-app route's prerendered page, model.html
 		{"/web/app.wasm", "application/wasm", "no-cache"},
 		{"/manifest.webmanifest", "application/manifest+json", "no-cache"},
 		{"/web/models/abc.onnx", "application/octet-stream", "public, max-age=31536000, immutable"},

@@ -87,7 +87,7 @@ func TestGenerate(t *testing.T) {
 		idx, _ := os.ReadFile(filepath.Join(o.Dir, "index.html"))
 		t.Log(string(idx))
 	}
-	for _, r := range []string{"/web/worker.js", "/web/worker.wasm", "/wasm_exec.js", "/web/model.json", "/web/app.wasm", "/web/model-card.json", "/model"} {
+	for _, r := range []string{"/web/worker.js", "/web/worker.wasm", "/wasm_exec.js", "/web/model.json", "/web/app.wasm", "/web/model-card.json", "/model.html"} {
 		if !strings.Contains(string(sw), `"`+r+`"`) {
 			t.Errorf("the service worker does not cache %s", r)
 		}
