@@ -9,6 +9,7 @@ package sgemm
 import "C"
 
 import (
+	"fmt"
 	"os"
 	"unsafe"
 )
@@ -25,6 +26,21 @@ func SingleThreaded() (restore func()) {
 	n := C.openblas_get_num_threads()
 	C.openblas_set_num_threads(1)
 	return func() { C.openblas_set_num_threads(n) }
+}
+
+// Kernels, Kernel and Use keep the pure-Go build's API: with OpenBLAS there is one
+// implementation, OpenBLAS's own (it picks its kernels for the CPU itself).
+func Kernels() []string { return []string{"openblas"} }
+
+// Kernel names the implementation in use.
+func Kernel() string { return "openblas" }
+
+// Use accepts only "openblas" in this build.
+func Use(name string) error {
+	if name != "openblas" {
+		return fmt.Errorf("sgemm: no micro-kernel %q in the openblas build (have [openblas])", name)
+	}
+	return nil
 }
 
 // Packed is, with OpenBLAS, a plain row-major copy: OpenBLAS packs on each call itself.

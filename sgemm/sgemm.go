@@ -1,13 +1,19 @@
 // Package sgemm multiplies float32 matrices for the convolutions of a network whose weights
 // are fixed: the left matrix is packed once (Pack) and reused, the right one is packed per
 // call into a reusable Workspace. The default is pure Go, the same code natively and in the
-// browser (GOOS=js GOARCH=wasm has neither threads nor SIMD); with the build tag openblas
-// (and cgo) native builds call OpenBLAS's cblas_sgemm instead, for the trainer.
+// browser; with the build tag openblas (and cgo) native builds call OpenBLAS's cblas_sgemm
+// instead.
+//
+// The pure-Go build has several micro-kernels (kernels.go): a scalar one, always there and
+// the fallback, and, when built with GOEXPERIMENT=simd (Go 1.27), SIMD ones from
+// simd/archsimd: WebAssembly's 128-bit SIMD in the browser, AVX2+FMA and AVX-512 on amd64,
+// chosen once at start from the CPU's features (never assumed) and switchable with Use or
+// the PNEUMOSCAN_SGEMM environment variable.
 //
 // The pure-Go layout is the classic one of GotoBLAS/BLIS: the right matrix is cut into
 // blocks of kc rows by nc columns that stay in cache, packed into panels of nr columns; the
 // left matrix is stored in panels of mr rows; a micro-kernel keeps an mr x nr tile of C in
-// local variables while it walks k, reading both panels contiguously without bounds checks.
+// local variables (or vector registers) while it walks k, reading both panels contiguously.
 package sgemm
 
 import "fmt"

@@ -36,15 +36,36 @@ func random(r *rand.Rand, n int) []float32 {
 	return v
 }
 
-// Shapes cover edges of every block of the pure-Go build (tile 3x4, kc = nc = 512; literals
-// so the test also builds with -tags openblas): m and n not multiples of the tile, k and n
-// across kc and nc, strides wider than the matrices, and the ResNet50 shapes' proportions.
+// forEachKernel runs f once with each micro-kernel this build and CPU have (the scalar one
+// and, built with GOEXPERIMENT=simd, the SIMD ones the CPU supports), so CI checks the
+// fallback as well as the fast path.
+func forEachKernel(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	defer func(was string) { _ = Use(was) }(Kernel())
+	for _, name := range Kernels() {
+		if err := Use(name); err != nil {
+			t.Fatal(err)
+		}
+		t.Run(name, f)
+	}
+}
+
+// Shapes cover edges of every block of the pure-Go build (tiles 3x4, 16x6 and 32x8, kc = nc
+// = 512; literals so the test also builds with -tags openblas): m and n not multiples of the
+// tile, k and n across kc and nc, strides wider than the matrices, and the ResNet50 shapes'
+// proportions.
 func TestMulMatchesReference(t *testing.T) {
+	t.Logf("micro-kernels: %v", Kernels())
+	forEachKernel(t, testMulMatchesReference)
+}
+
+func testMulMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var w Workspace
 	for _, s := range []struct{ m, n, k, pad int }{
 		{1, 1, 1, 0}, {3, 5, 7, 0}, {3, 4, 1, 0}, {4, 5, 513, 3}, {17, 33, 2*512 + 5, 0}, {2, 2, 9, 0},
 		{64, 512 + 7, 147, 2}, {9, 2*512 + 1, 64, 0}, {256, 49, 512, 1}, {130, 3, 300, 0},
+		{33, 13, 40, 1}, {31, 7, 5, 0}, {16, 6, 16, 0}, {32, 8, 3, 2}, {65, 17, 600, 0},
 	} {
 		for _, relu := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%dx%dx%d/pad%d/relu%v", s.m, s.n, s.k, s.pad, relu), func(t *testing.T) {
@@ -71,6 +92,49 @@ func TestMulMatchesReference(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestKernelsAgree checks the SIMD kernels against the scalar one on a ResNet50-like shape:
+// the same products within 1e-5 relative to the largest value (fused multiply-adds round
+// once where the scalar kernel rounds twice, and the sums run in another order).
+func TestKernelsAgree(t *testing.T) {
+	if len(Kernels()) == 1 {
+		t.Logf("only the scalar micro-kernel in this build on this CPU (build with GOEXPERIMENT=simd for the others)")
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	const m, n, k = 128, 196, 1152
+	a, b, bias := random(r, m*k), random(r, k*n), random(r, m)
+	product := func(name string) []float32 {
+		defer func(was string) { _ = Use(was) }(Kernel())
+		if err := Use(name); err != nil {
+			t.Fatal(err)
+		}
+		c := make([]float32, m*n)
+		Pack(m, k, a, k).Mul(c, n, b, n, n, bias, true, &Workspace{})
+		return c
+	}
+	want := product("scalar")
+	var scale float64
+	for _, v := range want {
+		scale = max(scale, math.Abs(float64(v)))
+	}
+	for _, name := range Kernels() {
+		got := product(name)
+		var worst float64
+		for i := range got {
+			worst = max(worst, math.Abs(float64(got[i]-want[i]))/scale)
+		}
+		t.Logf("%s vs scalar: max |d| / max |c| = %.3g", name, worst)
+		if worst > 1e-5 {
+			t.Errorf("%s differs from the scalar kernel by %.3g (relative), above 1e-5", name, worst)
+		}
+	}
+}
+
+func TestUseRefusesUnknown(t *testing.T) {
+	if err := Use("no-such-kernel"); err == nil {
+		t.Fatal("Use accepted an unknown kernel")
 	}
 }
 
@@ -110,16 +174,26 @@ var benchShapes = []struct {
 
 func BenchmarkMul(b *testing.B) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, s := range benchShapes {
-		b.Run(s.name, func(b *testing.B) {
-			p := Pack(s.m, s.k, random(r, s.m*s.k), s.k)
-			x, c := random(r, s.k*s.n), make([]float32, s.m*s.n)
-			var w Workspace
-			b.ResetTimer()
-			for b.Loop() {
-				p.Mul(c, s.n, x, s.n, s.n, nil, false, &w)
-			}
-			b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+	defer func(was string) { _ = Use(was) }(Kernel())
+	for _, kern := range Kernels() {
+		if err := Use(kern); err != nil {
+			b.Fatal(err)
+		}
+		for _, s := range benchShapes {
+			benchMul(b, r, kern, s.name, s.m, s.n, s.k)
+		}
 	}
+}
+
+func benchMul(b *testing.B, r *rand.Rand, kern, name string, m, n, k int) {
+	b.Run(kern+"/"+name, func(b *testing.B) {
+		p := Pack(m, k, random(r, m*k), k)
+		x, c := random(r, k*n), make([]float32, m*n)
+		var w Workspace
+		b.ResetTimer()
+		for b.Loop() {
+			p.Mul(c, n, x, n, n, nil, false, &w)
+		}
+		b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	})
 }

@@ -2,22 +2,21 @@
 
 package sgemm
 
-// Micro-tile shape, chosen by measurement (docs/performance.md): Go's wasm port has 16 float
-// registers and amd64 15 usable XMM registers, and 3x4 accumulators + 3 values of A + 1 of B
-// fill exactly 16, so nothing spills; 4x4 spills and ran 10-40% slower in wasm.
-const (
-	mr = 3
-	nr = 4
-)
+// The scalar micro-kernel is the fallback everywhere (and what CI checks the SIMD kernels
+// against). Its tile shape was chosen by measurement (docs/performance.md): Go's wasm port
+// has 16 float registers and amd64 15 usable XMM registers, and 3x4 accumulators + 3 values
+// of A + 1 of B fill exactly 16, so nothing spills; 4x4 spills and ran 10-40% slower in wasm.
+var scalar = &microKernel{name: "scalar", mr: 3, nr: 4, run: kernelScalar, rank: 0}
 
 // unroll is how many k steps one trip of the kernel's main loop takes: the loop's own cost
 // (re-slicing, compare, branch) is a large share of a 12-multiply step without it.
 const unroll = 8
 
-// kernel computes the mr x nr tile sum_q a[q*mr+r] * b[q*nr+j] into t (row-major). After the
+// kernelScalar computes the 3x4 tile sum_q a[q*3+r] * b[q*4+j] into t (column-major: t[j*3+r],
+// the layout every kernel writes, see microKernel). After the
 // length check the compiler proves every index in range, so the loop has no bounds checks
 // (go build -gcflags=-d=ssa/check_bce reports none here). The body is unrolled mechanically.
-func kernel(a, b []float32, t *[mr * nr]float32) {
+func kernelScalar(a, b []float32, t *tile) {
 	var c00, c01, c02, c03 float32
 	var c10, c11, c12, c13 float32
 	var c20, c21, c22, c23 float32
@@ -180,7 +179,8 @@ func kernel(a, b []float32, t *[mr * nr]float32) {
 		c23 += a2 * bj
 		a, b = a[3:], b[4:]
 	}
-	t[0], t[1], t[2], t[3] = c00, c01, c02, c03
-	t[4], t[5], t[6], t[7] = c10, c11, c12, c13
-	t[8], t[9], t[10], t[11] = c20, c21, c22, c23
+	t[0], t[1], t[2] = c00, c10, c20
+	t[3], t[4], t[5] = c01, c11, c21
+	t[6], t[7], t[8] = c02, c12, c22
+	t[9], t[10], t[11] = c03, c13, c23
 }
