@@ -46,6 +46,7 @@ func (p *Packed) Cols() int { return p.k }
 // nothing. The zero value is ready to use; a Workspace is not safe for concurrent use.
 type Workspace struct {
 	b []float32
+	t tile // the kernels' result; here, not on Mul's stack, which an indirect call would move to the heap
 }
 
 // Mul sets C = A·B + bias, then C = max(C, 0) when relu is set: A is p (m x k), B is k x n
@@ -60,7 +61,7 @@ func (p *Packed) Mul(c []float32, ldc int, b []float32, ldb, n int, bias []float
 	if cap(w.b) < kc*ncols {
 		w.b = make([]float32, kc*ncols)
 	}
-	var t tile
+	t := &w.t
 	for j0 := 0; j0 < n; j0 += nc {
 		nb := min(nc, n-j0)
 		for p0 := 0; p0 < k; p0 += kc {
@@ -72,8 +73,8 @@ func (p *Packed) Mul(c []float32, ldc int, b []float32, ldb, n int, bias []float
 				rows := min(mr, m-i0)
 				for jj := 0; jj < nb; jj += nr {
 					bp := w.b[jj*kb : jj*kb+nr*kb]
-					kern.run(ap, bp, &t)
-					store(c[i0*ldc+j0+jj:], ldc, &t, mr, rows, min(nr, nb-jj), bias, i0, first, last, relu)
+					kern.run(ap, bp, t)
+					store(c[i0*ldc+j0+jj:], ldc, t, mr, rows, min(nr, nb-jj), bias, i0, first, last, relu)
 				}
 			}
 		}
