@@ -25,7 +25,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"embed"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -41,7 +40,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -53,12 +51,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"pneumoscan/atomicfile"
-	"pneumoscan/dataset"
-	"pneumoscan/imagedecode"
+	"pneumoscan/bench/internal/benchimages"
 	"pneumoscan/internal/benchstat"
 	"pneumoscan/model"
 	"pneumoscan/onnxpb"
-	"pneumoscan/preprocess"
 	"pneumoscan/server/files"
 	"pneumoscan/server/site"
 	"pneumoscan/web"
@@ -108,15 +104,6 @@ func main() {
 	if err := run(o); err != nil {
 		log.Fatal(err)
 	}
-}
-
-// benchImage is one test image: its file, and the input tensor Go's preprocess makes from it.
-type benchImage struct {
-	Name   string // class/file
-	Class  string
-	Path   string
-	Bytes  []byte
-	Tensor []byte // float32 little-endian, NCHW
 }
 
 // Results from the page (window.bench.*), decoded from JSON.
@@ -185,12 +172,12 @@ func run(o options) error {
 		return err
 	}
 
-	imgs, err := pickImages(o.data, o.n)
+	imgs, err := benchimages.PickImages(o.data, o.n)
 	if err != nil {
 		return err
 	}
 	for i := range imgs {
-		if err := imgs[i].prepare(meta.Preprocess); err != nil {
+		if err := imgs[i].Prepare(meta.Preprocess); err != nil {
 			return err
 		}
 	}
@@ -337,67 +324,8 @@ func checkORT(dir string) (string, error) {
 	return dist, nil
 }
 
-// pickImages takes the first n files in sorted order, shared out evenly between the
-// NORMAL and PNEUMONIA subfolders (the first gets the remainder; listed by dataset.Labelled,
-// the one lister of labelled folders), or the first n images of dir itself when it has no
-// class subfolders. Files are read where they are; nothing is copied.
-func pickImages(dir string, n int) ([]benchImage, error) {
-	var out []benchImage
-	if items, err := dataset.Labelled(dir); err == nil {
-		for ci, class := range dataset.ClassDirs {
-			want := n / len(dataset.ClassDirs)
-			if ci < n%len(dataset.ClassDirs) {
-				want++
-			}
-			for _, it := range items {
-				if it.Label == ci && want > 0 {
-					out = append(out, benchImage{Name: it.Rel, Class: class, Path: it.Path})
-					want--
-				}
-			}
-		}
-	} else {
-		es, err := os.ReadDir(dir)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range es { // ReadDir sorts by name
-			if ext := strings.ToLower(filepath.Ext(e.Name())); !e.IsDir() && (ext == ".jpeg" || ext == ".jpg" || ext == ".png") && len(out) < n {
-				out = append(out, benchImage{Name: e.Name(), Path: filepath.Join(dir, e.Name())})
-			}
-		}
-	}
-	if len(out) < n {
-		return nil, fmt.Errorf("%s: want %d images, found %d", dir, n, len(out))
-	}
-	return out, nil
-}
-
-// prepare reads the image and makes the input tensor the page engine's Go code makes
-// (imagedecode + preprocess, both from the model's metadata), for onnxruntime-web.
-func (im *benchImage) prepare(p model.Preprocess) error {
-	b, err := os.ReadFile(im.Path)
-	if err != nil {
-		return err
-	}
-	img, err := imagedecode.Decode(b)
-	if err != nil {
-		return fmt.Errorf("%s: %w", im.Path, err)
-	}
-	x, err := preprocess.Tensor(img, p)
-	if err != nil {
-		return fmt.Errorf("%s: %w", im.Path, err)
-	}
-	t := make([]byte, 4*len(x))
-	for i, v := range x {
-		binary.LittleEndian.PutUint32(t[4*i:], math.Float32bits(v)) // Float32Array is little-endian on every browser host
-	}
-	im.Bytes, im.Tensor = b, t
-	return nil
-}
-
 // serve starts the site plus /bench/ on a free loopback port.
-func serve(static, ortDist string, imgs []benchImage, meta model.Metadata, manifest site.ModelManifest) (*http.Server, string, error) {
+func serve(static, ortDist string, imgs []benchimages.Image, meta model.Metadata, manifest site.ModelManifest) (*http.Server, string, error) {
 	mime.AddExtensionType(".mjs", "text/javascript; charset=utf-8") // module scripts need a JS type
 	type imageRef struct {
 		Name   string `json:"name"`
@@ -445,7 +373,7 @@ func serve(static, ortDist string, imgs []benchImage, meta model.Metadata, manif
 		w.Header().Set("Cache-Control", "no-store")
 		w.Write(cfgJSON)
 	})
-	item := func(get func(benchImage) []byte) http.HandlerFunc {
+	item := func(get func(benchimages.Image) []byte) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			var i int
 			if _, err := fmt.Sscanf(r.PathValue("i"), "%d", &i); err != nil || i < 0 || i >= len(imgs) {
@@ -456,8 +384,8 @@ func serve(static, ortDist string, imgs []benchImage, meta model.Metadata, manif
 			w.Write(get(imgs[i]))
 		}
 	}
-	mux.HandleFunc("/bench/image/{i}", item(func(im benchImage) []byte { return im.Bytes }))
-	mux.HandleFunc("/bench/tensor/{i}", item(func(im benchImage) []byte { return im.Tensor }))
+	mux.HandleFunc("/bench/image/{i}", item(func(im benchimages.Image) []byte { return im.Bytes }))
+	mux.HandleFunc("/bench/tensor/{i}", item(func(im benchimages.Image) []byte { return im.Tensor }))
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

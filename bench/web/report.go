@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"pneumoscan/bench/internal/benchimages"
 	"pneumoscan/internal/benchstat"
 )
 
@@ -49,7 +50,7 @@ func first(r engineRun) float64 {
 	return r.results[0].MS
 }
 
-func formatReport(o options, f facts, imgs []benchImage, page, ort, old engineRun, pageJS float64) string {
+func formatReport(o options, f facts, imgs []benchimages.Image, page, ort, old engineRun, pageJS float64) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
