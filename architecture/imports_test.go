@@ -34,7 +34,7 @@ var layers = []struct {
 	{"preprocess, explain and measure", []string{"preprocess", "gradcam", "metrics"}},
 	{"engines", []string{"convnet", "inference"}},
 	{"the screening path", []string{"screen"}},
-	{"services, UI and tools", []string{"web", "wasm/bridge", "server/...", "modelconv/parity", "training/..."}},
+	{"services, UI and tools", []string{"web", "wasm/bridge", "server/...", "modelconv/parity", "training/...", "bench/internal/..."}},
 }
 
 // sameLayer lists the imports allowed inside one layer.
