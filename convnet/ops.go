@@ -14,11 +14,17 @@ type conv struct {
 	win    window
 	w      *sgemm.Packed
 	bias   []float32
+	res    *value // a fused Add's other input (the residual shortcut), or nil
 	relu   bool
 	direct bool
 }
 
-func (c *conv) inputs() []*value { return []*value{c.x} }
+func (c *conv) inputs() []*value {
+	if c.res != nil {
+		return []*value{c.x, c.res}
+	}
+	return []*value{c.x}
+}
 func (c *conv) output() *value   { return c.y }
 
 func (c *conv) run(n *Net) {
@@ -29,7 +35,11 @@ func (c *conv) run(n *Net) {
 		x = n.col[:k*cols]
 		im2col(x, c.x.data(n), &c.win)
 	}
-	c.w.Mul(y, cols, x, cols, cols, c.bias, c.relu, &n.ws)
+	var res []float32
+	if c.res != nil {
+		res = c.res.data(n)
+	}
+	c.w.MulResidual(y, cols, x, cols, cols, c.bias, res, c.relu, &n.ws)
 }
 
 // im2col lays out, for each (channel, ky, kx), the input values under that kernel tap for

@@ -74,13 +74,19 @@ func (w *Workspace) Size() int { return 0 }
 
 // Mul sets C = A·B + bias, then C = max(C, 0) when relu is set (see the pure-Go build).
 func (p *Packed) Mul(c []float32, ldc int, b []float32, ldb, n int, bias []float32, relu bool, w *Workspace) {
+	p.MulResidual(c, ldc, b, ldb, n, bias, nil, relu, w)
+}
+
+// MulResidual sets C = A·B + bias + R, then the ReLU (see the pure-Go build).
+func (p *Packed) MulResidual(c []float32, ldc int, b []float32, ldb, n int, bias, res []float32, relu bool, w *Workspace) {
 	m, k := p.m, p.k
 	check(m, k, n, c, ldc, b, ldb, bias)
+	checkResidual(m, n, ldc, res)
 	C.cblas_sgemm(C.CblasRowMajor, C.CblasNoTrans, C.CblasNoTrans, C.blasint(m), C.blasint(n), C.blasint(k),
 		1, (*C.float)(unsafe.Pointer(&p.data[0])), C.blasint(k),
 		(*C.float)(unsafe.Pointer(&b[0])), C.blasint(ldb),
 		0, (*C.float)(unsafe.Pointer(&c[0])), C.blasint(ldc))
-	if bias == nil && !relu {
+	if bias == nil && res == nil && !relu {
 		return
 	}
 	for i := 0; i < m; i++ {
@@ -91,6 +97,9 @@ func (p *Packed) Mul(c []float32, ldc int, b []float32, ldb, n int, bias []float
 		}
 		for j, v := range row {
 			v += b0
+			if res != nil {
+				v += res[i*ldc+j]
+			}
 			if relu && v < 0 {
 				v = 0
 			}

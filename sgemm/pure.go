@@ -53,8 +53,16 @@ type Workspace struct {
 // row-major with row stride ldb, C is m x n row-major with row stride ldc, bias has m values
 // (one per row of C) or is nil.
 func (p *Packed) Mul(c []float32, ldc int, b []float32, ldb, n int, bias []float32, relu bool, w *Workspace) {
+	p.MulResidual(c, ldc, b, ldb, n, bias, nil, relu, w)
+}
+
+// MulResidual is Mul with a residual: C = A·B + bias + R, then the ReLU, where R (res) is laid
+// out like C (m x n, row stride ldc) and may be nil. It is a residual network's "conv, add the
+// shortcut, ReLU" in one pass over C instead of three.
+func (p *Packed) MulResidual(c []float32, ldc int, b []float32, ldb, n int, bias, res []float32, relu bool, w *Workspace) {
 	m, k := p.m, p.k
 	check(m, k, n, c, ldc, b, ldb, bias)
+	checkResidual(m, n, ldc, res)
 	kern := p.kern
 	mr, nr := kern.mr, kern.nr
 	ncols := (nc + nr - 1) / nr * nr // a block's columns, its last panel padded
@@ -74,7 +82,11 @@ func (p *Packed) Mul(c []float32, ldc int, b []float32, ldb, n int, bias []float
 				for jj := 0; jj < nb; jj += nr {
 					bp := w.b[jj*kb : jj*kb+nr*kb]
 					kern.run(ap, bp, t)
-					store(c[i0*ldc+j0+jj:], ldc, t, mr, rows, min(nr, nb-jj), bias, i0, first, last, relu)
+					var r []float32
+					if last && res != nil {
+						r = res[i0*ldc+j0+jj:]
+					}
+					store(c[i0*ldc+j0+jj:], ldc, t, mr, rows, min(nr, nb-jj), bias, r, i0, first, last, relu)
 				}
 			}
 		}
@@ -102,10 +114,11 @@ func packB(dst, b []float32, ldb, kb, nb, nr int) {
 }
 
 // store writes a tile (column-major, mr rows) into C: the first k block starts from the
-// bias, later ones add to C, and the last applies the ReLU. It runs once per element of C
+// bias, later ones add to C, and the last adds the residual res (laid out like C, or nil)
+// and applies the ReLU. It runs once per element of C
 // and k block, so with a SIMD kernel it costs as much as a sixth of the product: the cases
 // are split outside the loops, which then do one thing each.
-func store(c []float32, ldc int, t *tile, mr, rows, cols int, bias []float32, i0 int, first, last, relu bool) {
+func store(c []float32, ldc int, t *tile, mr, rows, cols int, bias, res []float32, i0 int, first, last, relu bool) {
 	for r := 0; r < rows; r++ {
 		row := c[r*ldc : r*ldc+cols]
 		switch {
@@ -121,6 +134,11 @@ func store(c []float32, ldc int, t *tile, mr, rows, cols int, bias []float32, i0
 		default:
 			for j := range row {
 				row[j] += t[j*mr+r]
+			}
+		}
+		if res != nil {
+			for j, v := range res[r*ldc : r*ldc+cols] {
+				row[j] += v
 			}
 		}
 		if last && relu {

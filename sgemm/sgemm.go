@@ -31,3 +31,9 @@ func checkPack(m, k int, a []float32, lda int) {
 		panic(fmt.Sprintf("sgemm: Pack(%d, %d, len %d, lda %d): matrix does not fit", m, k, len(a), lda))
 	}
 }
+
+func checkResidual(m, n, ldc int, res []float32) {
+	if res != nil && len(res) < (m-1)*ldc+n {
+		panic(fmt.Sprintf("sgemm: residual of %d values does not fit %dx%d (ldc %d)", len(res), m, n, ldc))
+	}
+}

@@ -8,7 +8,7 @@ import (
 )
 
 // reference is the textbook triple loop in float64.
-func reference(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []float32, relu bool) []float64 {
+func reference(m, n, k int, a []float32, lda int, b []float32, ldb int, bias, res []float32, ldr int, relu bool) []float64 {
 	c := make([]float64, m*n)
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {
@@ -18,6 +18,9 @@ func reference(m, n, k int, a []float32, lda int, b []float32, ldb int, bias []f
 			}
 			for q := 0; q < k; q++ {
 				s += float64(a[i*lda+q]) * float64(b[q*ldb+j])
+			}
+			if res != nil {
+				s += float64(res[i*ldr+j])
 			}
 			if relu && s < 0 {
 				s = 0
@@ -67,16 +70,23 @@ func testMulMatchesReference(t *testing.T) {
 		{64, 512 + 7, 147, 2}, {9, 2*512 + 1, 64, 0}, {256, 49, 512, 1}, {130, 3, 300, 0},
 		{33, 13, 40, 1}, {31, 7, 5, 0}, {16, 6, 16, 0}, {32, 8, 3, 2}, {65, 17, 600, 0},
 	} {
-		for _, relu := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%dx%dx%d/pad%d/relu%v", s.m, s.n, s.k, s.pad, relu), func(t *testing.T) {
+		for _, mode := range []struct{ relu, res bool }{{false, false}, {true, false}, {true, true}} {
+			relu := mode.relu
+			t.Run(fmt.Sprintf("%dx%dx%d/pad%d/relu%v/residual%v", s.m, s.n, s.k, s.pad, relu, mode.res), func(t *testing.T) {
 				lda, ldb, ldc := s.k+s.pad, s.n+s.pad, s.n+2*s.pad
 				a, b := random(r, s.m*lda), random(r, s.k*ldb)
 				bias := random(r, s.m)
 				c := random(r, s.m*ldc) // garbage that Mul must overwrite
 				guard := c[s.n:ldc]     // padding columns must stay untouched
 				saved := append([]float32(nil), guard...)
-				Pack(s.m, s.k, a, lda).Mul(c, ldc, b, ldb, s.n, bias, relu, &w)
-				want := reference(s.m, s.n, s.k, a, lda, b, ldb, bias, relu)
+				var res []float32
+				if mode.res {
+					res = random(r, s.m*ldc)
+					Pack(s.m, s.k, a, lda).MulResidual(c, ldc, b, ldb, s.n, bias, res, relu, &w)
+				} else {
+					Pack(s.m, s.k, a, lda).Mul(c, ldc, b, ldb, s.n, bias, relu, &w)
+				}
+				want := reference(s.m, s.n, s.k, a, lda, b, ldb, bias, res, ldc, relu)
 				tol := 1e-5 * math.Sqrt(float64(s.k)) * 4
 				for i := 0; i < s.m; i++ {
 					for j := 0; j < s.n; j++ {
