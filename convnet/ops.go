@@ -25,7 +25,7 @@ func (c *conv) inputs() []*value {
 	}
 	return []*value{c.x}
 }
-func (c *conv) output() *value   { return c.y }
+func (c *conv) output() *value { return c.y }
 
 func (c *conv) run(n *Net) {
 	x, y := c.x.data(n), c.y.data(n)
