@@ -1,7 +1,8 @@
 // Package chestxray finds the chest X-ray data set for tests. It is not part of the
 // repository: it lies beside it, at ../shared/data/chest_xray from the module root (the
 // folder holding go.mod), or wherever $PNEUMOSCAN_DATA says. Tests that read it find it
-// here, and say so when it is missing instead of silently checking less.
+// here, and say so when it is missing instead of silently checking less. The other data sets
+// of ../shared/data (Adult, NotCXR) are found the same way, beside it.
 package chestxray
 
 import (
@@ -53,6 +54,46 @@ func Dir(t testing.TB) string {
 		t.Skip(err)
 	}
 	return ""
+}
+
+// The data sets that lie beside the chest X-ray set, named by their folder.
+const (
+	// Adult holds adult frontal chest films from another hospital (NIH), unlabelled: for
+	// measuring the shift from the training population, never for training the classifier.
+	Adult = "adult_cxr"
+	// NotCXR holds images that are not frontal chest films, one folder per category.
+	NotCXR = "not_cxr"
+)
+
+// FindBeside returns the data set folder name (Adult, NotCXR) that lies beside the chest X-ray
+// set: in the folder above $PNEUMOSCAN_DATA when set, else in ../shared/data from the module
+// root. The error names the folder it looked for.
+func FindBeside(name string) (string, error) {
+	var d string
+	if e := os.Getenv(Env); e != "" {
+		d = filepath.Join(filepath.Dir(filepath.Clean(e)), name)
+	} else {
+		root, err := moduleRoot()
+		if err != nil {
+			return "", err
+		}
+		d = filepath.Join(root, filepath.FromSlash(Rel), "..", name)
+	}
+	if _, err := os.Stat(d); err != nil {
+		return "", fmt.Errorf("data set %s not found at %s: %w", name, d, err)
+	}
+	return d, nil
+}
+
+// DirBeside returns FindBeside's folder, skipping the test with a message naming the folder
+// when it is missing.
+func DirBeside(t testing.TB, name string) string {
+	t.Helper()
+	d, err := FindBeside(name)
+	if err != nil {
+		t.Skip(err)
+	}
+	return d
 }
 
 func moduleRoot() (string, error) {

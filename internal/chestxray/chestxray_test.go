@@ -33,3 +33,18 @@ func TestFind(t *testing.T) {
 		t.Errorf("Find = %q", d)
 	}
 }
+
+func TestFindBeside(t *testing.T) {
+	base := t.TempDir()
+	set := filepath.Join(base, "chest_xray")
+	if err := os.MkdirAll(filepath.Join(base, Adult), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(Env, set)
+	if d, err := FindBeside(Adult); err != nil || d != filepath.Join(base, Adult) {
+		t.Errorf("FindBeside(%q) = %q, %v; want %q", Adult, d, err, filepath.Join(base, Adult))
+	}
+	if _, err := FindBeside(NotCXR); err == nil || !strings.Contains(err.Error(), filepath.Join(base, NotCXR)) {
+		t.Errorf("FindBeside(%q) of a missing folder: %v; want an error naming it", NotCXR, err)
+	}
+}
