@@ -130,3 +130,15 @@ bench-web: static ort-web
 		{ printf '\n## native engine figures: go test ./convnet/ -run XXX -bench ResNet50 -benchtime 3x\n\n```\n'; \
 		  cat $(BENCH_WEB_OUT).native; printf '```\n'; } | tee -a $(BENCH_WEB_OUT); \
 		rm -f $(BENCH_WEB_OUT).native; exit $$status
+
+# bench-server: a bounded load test of the native server on loopback (bench/server): 1,000
+# requests from 8 clients mixing valid films and hostile files, p50/p99 per kind, the
+# server's peak resident set (fails over 1 GiB), every valid answer checked against the
+# film's answer alone. About 5 minutes on 2 cores; not part of `make test` (its smoke test,
+# tiny model, is). Flags via BENCH_SERVER_ARGS, e.g. BENCH_SERVER_ARGS="-n 200 -slow 0".
+BENCH_SERVER_OUT ?= runs/bench-server.md
+BENCH_SERVER_ARGS ?=
+
+.PHONY: bench-server
+bench-server:
+	$(GO) run ./bench/server -go $(GO) -model $(MODEL) -out $(BENCH_SERVER_OUT) $(BENCH_SERVER_ARGS)
