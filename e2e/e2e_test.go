@@ -49,7 +49,16 @@ const (
 	pneumonia = "../testdata/xray/pneumonia-person100_bacteria_475.jpeg"
 )
 
+// buildSite builds the wasm binaries and generates the site for the shipped model.
 func buildSite(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "static")
+	generateSite(t, buildWasm(t), modelPath, dir)
+	return dir
+}
+
+// buildWasm builds the three wasm binaries into a temporary folder and returns it.
+func buildWasm(t *testing.T) string {
 	t.Helper()
 	bin := t.TempDir()
 	for _, target := range []struct{ out, pkg string }{{"app.wasm", "./wasm/app"}, {"worker.wasm", "./wasm/worker"}, {"refworker.wasm", "./wasm/refworker"}} {
@@ -63,14 +72,20 @@ func buildSite(t *testing.T) string {
 		st, _ := os.Stat(filepath.Join(bin, target.out))
 		t.Logf("built %s: %d bytes in %s", target.out, st.Size(), time.Since(start).Round(time.Second))
 	}
-	dir := filepath.Join(t.TempDir(), "static")
-	res, err := site.Generate(site.Options{Dir: dir, Model: modelPath,
+	return bin
+}
+
+// generateSite generates (or regenerates, replacing what was there) the site in dir from the
+// wasm binaries in bin and the model file.
+func generateSite(t *testing.T, bin, model, dir string) site.Result {
+	t.Helper()
+	res, err := site.Generate(site.Options{Dir: dir, Model: model,
 		AppWasm: filepath.Join(bin, "app.wasm"), WorkerWasm: filepath.Join(bin, "worker.wasm"), RefWorkerWasm: filepath.Join(bin, "refworker.wasm")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("site version %s, model sha256 %s", res.Version, res.Model.SHA256)
-	return dir
+	return res
 }
 
 // otherOrigins is an HTTP proxy that answers nothing: Chromium sends every request for a
