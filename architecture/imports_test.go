@@ -31,7 +31,7 @@ var layers = []struct {
 	{"foundations: no project imports", []string{"onnxpb", "atomicfile", "sgemm", "quant", "resnet", "imagedecode", "internal/...", "cli"}},
 	{"the model contract and the data layout", []string{"model", "dataset"}},
 	{"the model-file library", []string{"modelfile", "modelfile/torchvision"}},
-	{"preprocess, explain and measure", []string{"preprocess", "gradcam", "metrics"}},
+	{"preprocess, explain and measure", []string{"filmcheck", "preprocess", "gradcam", "metrics"}},
 	{"engines", []string{"convnet", "inference"}},
 	{"the screening path", []string{"screen"}},
 	{"services, UI and tools", []string{"web", "wasm/bridge", "server/...", "modelconv/parity", "training/...", "bench/internal/..."}},

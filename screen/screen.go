@@ -1,6 +1,6 @@
 // Package screen is the whole screening path for one image, shared by the page's workers
 // (GOOS=js), the server, the trainer's evaluation and the parity tools, so that all give the
-// same number: decode -> preprocess -> model -> explain.
+// same number: decode -> check (filmcheck) -> preprocess -> model -> explain.
 //
 // The engine that runs the graph is the caller's choice, passed as a value (a model.Engine:
 // convnet.Engine in the product, inference.Engine for the onnx-go reference), so a program
@@ -15,6 +15,7 @@ import (
 	"image"
 	"sync"
 
+	"pneumoscan/filmcheck"
 	"pneumoscan/gradcam"
 	"pneumoscan/imagedecode"
 	"pneumoscan/model"
@@ -107,7 +108,8 @@ func (s *Screener) Metadata() model.Metadata { return s.meta }
 func (s *Screener) SHA256() string { return s.sha }
 
 // Screen decodes an uploaded file and screens it. Errors about the image itself are
-// *imagedecode.Error values (use errors.As) with a message for the user.
+// *imagedecode.Error (the file) or *filmcheck.Error (an image with no film to read) values
+// (use errors.As), each with a message for the user.
 func (s *Screener) Screen(data []byte) (Result, error) { return s.ScreenStages(data, nil) }
 
 // ScreenStages is Screen, calling stage (when not nil) as each stage starts, so a page can
@@ -124,12 +126,17 @@ func (s *Screener) ScreenStages(data []byte, stage func(Stage)) (Result, error) 
 	return s.screen(img, stage)
 }
 
-// ScreenImage screens an image the caller has already decoded (and checked).
+// ScreenImage screens an image the caller has already decoded (and checked as imagedecode
+// does); filmcheck's checks are applied here as in Screen.
 func (s *Screener) ScreenImage(img image.Image) (Result, error) {
 	return s.screen(img, func(Stage) {})
 }
 
 func (s *Screener) screen(img image.Image, stage func(Stage)) (Result, error) {
+	// Before the model: an image with no film to read gets its reason, not a score.
+	if err := filmcheck.Check(img); err != nil {
+		return Result{}, err
+	}
 	stage(Running)
 	x, err := preprocess.Tensor(img, s.meta.Preprocess)
 	if err != nil {

@@ -1,9 +1,12 @@
 package screen
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"image"
+	"image/png"
 	"math"
 	"strings"
 	"testing"
@@ -12,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"pneumoscan/convnet"
+	"pneumoscan/filmcheck"
 	"pneumoscan/imagedecode"
 	"pneumoscan/inference"
 	"pneumoscan/internal/testmodel"
@@ -214,6 +218,33 @@ func TestScreenBadImage(t *testing.T) {
 	var de *imagedecode.Error
 	if !errors.As(err, &de) || de.UserMessage() == "" {
 		t.Fatalf("err = %v (%T), want *imagedecode.Error", err, err)
+	}
+}
+
+// TestScreenNoFilm: an image with no film to read (filmcheck) is refused before the model
+// runs, through Screen and ScreenImage alike: no score, no heatmap.
+func TestScreenNoFilm(t *testing.T) {
+	b, _ := load(t)
+	s, err := New(b, convnet.Engine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	black := image.NewGray(image.Rect(0, 0, 512, 512))
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, black); err != nil {
+		t.Fatal(err)
+	}
+	var stages []Stage
+	r, err := s.ScreenStages(buf.Bytes(), func(st Stage) { stages = append(stages, st) })
+	var fe *filmcheck.Error
+	if !errors.As(err, &fe) || fe.Kind != filmcheck.Blank || fe.UserMessage() == "" {
+		t.Fatalf("black PNG: err = %v (%T), want a filmcheck blank refusal", err, err)
+	}
+	if r.Heatmap != nil || r.Prob != 0 || len(stages) != 1 || stages[0] != Decoding {
+		t.Errorf("refused image: result %+v, stages %v; want no result and no stage past decoding", r, stages)
+	}
+	if _, err := s.ScreenImage(image.NewGray(image.Rect(0, 0, 2000, 300))); !errors.As(err, &fe) || fe.Kind != filmcheck.ExtremeAspect {
+		t.Errorf("ScreenImage of a 2000x300 strip: %v, want a filmcheck extreme_aspect refusal", err)
 	}
 }
 
