@@ -58,8 +58,9 @@ type outcome struct {
 	file    int // valid file index; -1 for the hostile kinds
 	status  int // 0: no answer
 	ms      float64
-	busy    bool   // 503 with Retry-After: the -max-inflight limit, not an error
-	errKind string // one of the err* classes; "" when the answer was the expected one
+	end     time.Duration // when it finished, from the start of the mix
+	busy    bool          // 503 with Retry-After: the -max-inflight limit, not an error
+	errKind string        // one of the err* classes; "" when the answer was the expected one
 	detail  string
 }
 
@@ -134,6 +135,7 @@ func runLoad(ctx context.Context, cfg loadConfig, t target, kinds []kind, valid 
 			defer wg.Done()
 			for i := range jobs {
 				o := one(ctx, cfg, client, t.base, kinds, valid, res.solo, sched[i])
+				o.end = time.Since(start)
 				res.outcomes[i] = o
 				if n := finished.Add(1); cfg.progress != nil && n%100 == 0 {
 					cfg.progress.Printf("%d/%d requests, %.0f s", n, len(sched), time.Since(start).Seconds())

@@ -102,6 +102,11 @@ func TestSmoke(t *testing.T) {
 	if res.rss.peak() <= 0 || res.rss.samples == 0 {
 		t.Errorf("no resident set measured: %+v", res.rss)
 	}
+	limited := *res
+	limited.cfg.maxRSS = 1 << 20
+	if f := limited.failures(); len(f) != 1 || !strings.Contains(f[0], "-max-rss") {
+		t.Errorf("a 1 MiB -max-rss: failures %q", f)
+	}
 	for _, o := range res.outcomes {
 		if k := kinds[o.kind]; k.slow && (o.ms < 900 || o.ms > 10000) {
 			t.Errorf("the slow client took %.0f ms; the read timeout is %v", o.ms, readTimeout)

@@ -203,6 +203,22 @@ func formatReport(info runInfo, r *result) string {
 	p("- wall time of the mix %.1f s: %.2f requests/s; p50 / p99 over all answers %s / %s ms; valid films answered 200: p50 / p99 %s / %s ms over %d\n",
 		r.wall.Seconds(), float64(done)/r.wall.Seconds(), ms(benchstat.NearestRank(all, 0.5)), ms(benchstat.NearestRank(all, 0.99)),
 		ms(benchstat.NearestRank(validMS, 0.5)), ms(benchstat.NearestRank(validMS, 0.99)), len(validMS))
+	var lastFast time.Duration // the last request other than a slow client's
+	fast, slow := 0, 0
+	for _, o := range r.outcomes {
+		switch {
+		case !o.done:
+		case r.kinds[o.kind].slow:
+			slow++
+		default:
+			fast++
+			lastFast = max(lastFast, o.end)
+		}
+	}
+	if slow > 0 && fast > 0 {
+		p("- the %d slow clients set the wall time (the read timeout); the other %d requests were done after %.1f s: %.2f requests/s\n",
+			slow, fast, lastFast.Seconds(), float64(fast)/lastFast.Seconds())
+	}
 	mismatch := 0
 	for _, o := range r.outcomes {
 		if o.done && o.errKind == errDiffers {
