@@ -235,12 +235,20 @@ func (a *api) screen(w http.ResponseWriter, r *http.Request) {
 }
 
 // readImage takes the raw body, or the "image" field of a multipart form.
+//
+// Its errors never include the underlying error's text: mime/multipart and net/textproto
+// quote the lines they reject, and a multipart part's header line carries the upload's file
+// name, which may name the patient.
 func readImage(r *http.Request) ([]byte, int, error) {
 	var src io.Reader = r.Body
+	broken := "the body ended before it was complete"
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "multipart/form-data" {
 		mr, err := r.MultipartReader()
+		if errors.Is(err, http.ErrMissingBoundary) {
+			return nil, http.StatusBadRequest, errors.New("bad multipart body: the Content-Type has no boundary")
+		}
 		if err != nil {
-			return nil, http.StatusBadRequest, fmt.Errorf("bad multipart body: %v", err)
+			return nil, http.StatusBadRequest, errors.New("bad multipart body: its Content-Type is malformed")
 		}
 		for {
 			part, err := mr.NextPart()
@@ -248,17 +256,18 @@ func readImage(r *http.Request) ([]byte, int, error) {
 				return nil, http.StatusBadRequest, errors.New(`the multipart body has no "image" field`)
 			}
 			if err != nil {
-				return nil, bodyStatus(err), bodyError(err)
+				return nil, bodyStatus(err), bodyError(err, "the multipart body's boundaries or part headers are malformed")
 			}
 			if part.FormName() == "image" {
 				src = part
 				break
 			}
 		}
+		broken = `the multipart body ended inside the "image" field or is malformed`
 	}
 	data, err := io.ReadAll(src)
 	if err != nil {
-		return nil, bodyStatus(err), bodyError(err)
+		return nil, bodyStatus(err), bodyError(err, broken)
 	}
 	return data, 0, nil
 }
@@ -271,12 +280,14 @@ func bodyStatus(err error) int {
 	return http.StatusBadRequest
 }
 
-func bodyError(err error) error {
+// bodyError is the message for a failed read: the size limit, or what (a fixed description
+// of what went wrong; never err's text, see readImage).
+func bodyError(err error, what string) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return fmt.Errorf("the upload is larger than the %d MB limit", MaxBody>>20)
 	}
-	return fmt.Errorf("reading the upload failed: %v", err)
+	return fmt.Errorf("reading the upload failed: %s", what)
 }
 
 // decodeStatus maps why an image was refused to an HTTP status.

@@ -292,7 +292,7 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
-func multipartImage(t *testing.T, filename string, img []byte) (*bytes.Buffer, string) {
+func multipartImage(t testing.TB, filename string, img []byte) (*bytes.Buffer, string) {
 	t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
