@@ -11,6 +11,7 @@ import (
 
 	"pneumoscan/convnet"
 	"pneumoscan/dataset"
+	"pneumoscan/filmcheck"
 	"pneumoscan/imagedecode"
 	"pneumoscan/internal/cli"
 	"pneumoscan/screen"
@@ -63,8 +64,11 @@ func runEvaluate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		r, err := s.Screen(data)
+		// Refused images (a file that does not decode, an image with no film to read) are
+		// skipped and listed, as the page and the API refuse them; any other error stops.
 		var bad *imagedecode.Error
-		if errors.As(err, &bad) {
+		var noFilm *filmcheck.Error
+		if errors.As(err, &bad) || errors.As(err, &noFilm) {
 			skipped = append(skipped, fmt.Sprintf("%s: %v", f, err))
 			bar.Add(1)
 			continue

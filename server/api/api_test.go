@@ -121,8 +121,15 @@ func TestScreenMatchesNative(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	srv := server(t)
-	var tiny bytes.Buffer
+	var tiny, black, strip, twoLevel bytes.Buffer
 	png.Encode(&tiny, image.NewGray(image.Rect(0, 0, 10, 10)))
+	png.Encode(&black, image.NewGray(image.Rect(0, 0, 512, 512)))
+	png.Encode(&strip, image.NewGray(image.Rect(0, 0, 2000, 300)))
+	halves := image.NewGray(image.Rect(0, 0, 256, 256))
+	for i := range halves.Pix {
+		halves.Pix[i] = uint8(255 * (i % 256 / 128))
+	}
+	png.Encode(&twoLevel, halves)
 	img := fixture(t)
 	var noField bytes.Buffer
 	mw := multipart.NewWriter(&noField)
@@ -138,6 +145,9 @@ func TestBadInput(t *testing.T) {
 		{"empty", "image/jpeg", nil, 400, "empty"},
 		{"truncated", "image/jpeg", img[:len(img)/3], 422, "damaged or incomplete"},
 		{"tiny", "image/png", tiny.Bytes(), 422, "too small (10x10"},
+		{"black", "image/png", black.Bytes(), 422, "almost uniform"},
+		{"strip", "image/png", strip.Bytes(), 422, "6.7 times wider than high"},
+		{"two levels", "image/png", twoLevel.Bytes(), 422, "only 2 shades of gray"},
 		{"too big", "application/octet-stream", make([]byte, MaxBody+1), 413, "larger than the 64 MB limit"},
 		{"no image field", mw.FormDataContentType(), noField.Bytes(), 400, `no "image" field`},
 	} {
