@@ -40,6 +40,7 @@ type card struct {
 	heatmap     app.Value           // ArrayBuffer of RGBA pixels
 	heatmapSize int
 	seconds     float64 // model time as measured by the worker
+	worker      int     // which of the page's workers screens it (-1: none yet)
 
 	opacity     float64
 	showHeatmap bool
@@ -154,7 +155,7 @@ func (c *card) render(m modelInfo, op operatingPoint, crossCheck func(*card)) ap
 	default:
 		result = app.P().Class("stage").Text(c.status())
 	}
-	return app.Div().Class("card "+c.stage).ID("card-"+strconv.Itoa(c.id)).DataSet("stage", c.stage).DataSet("name", c.name).Body(
+	return app.Div().Class("card "+c.stage).ID("card-"+strconv.Itoa(c.id)).DataSet("stage", c.stage).DataSet("name", c.name).DataSet("worker", c.worker).Body(
 		// A refused file has no picture worth showing (the browser would draw a broken-image
 		// box, or a half-decoded film): the card says why instead.
 		app.If(c.stage == stageError, app.Div().Class("figure-none").Text("no preview")),

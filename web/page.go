@@ -1,6 +1,7 @@
 package web
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v9/pkg/app"
@@ -19,7 +20,8 @@ type Page struct {
 	accepted bool
 	insecure bool // not a secure context: no Cache Storage, no service worker
 	updated  bool // go-app's service worker has a new version of the app ready
-	worker   *inferenceWorker
+	pool     *workerPool      // the product workers (one engine each)
+	workers  int              // how many of them: URL ?workers=N, the user's choice, or one per core
 	ref      *inferenceWorker // the onnx-go reference, started by the first cross-check
 	model    modelState
 	cards    []*card
@@ -85,24 +87,62 @@ func (p *Page) acceptNotice(ctx app.Context, e app.Event) {
 }
 
 func (p *Page) startModel(ctx app.Context) {
-	if p.worker != nil {
+	if p.pool != nil {
 		return
 	}
+	p.workers = p.chosenWorkers(ctx)
 	p.model = modelState{loading: true, stage: "starting"}
-	p.worker = startWorker(func(data app.Value) {
-		ctx.Dispatch(func(ctx app.Context) { p.onWorkerMessage(ctx, data) })
+	p.pool = newWorkerPool(p.workers, func(i int, data app.Value) {
+		ctx.Dispatch(func(ctx app.Context) { p.onWorkerMessage(ctx, i, data) })
+	}, func(id, worker int) {
+		if c := p.card(id); c != nil {
+			c.worker = worker
+		}
 	})
-	p.worker.load("")
 }
 
-// onWorkerMessage applies one message of the worker protocol (web/assets/worker.js).
-func (p *Page) onWorkerMessage(ctx app.Context, d app.Value) {
+// chosenWorkers is the worker count: ?workers=N in the address (benchmarks, a clinic's
+// bookmark), else the user's last choice, else one per core within the memory cap.
+func (p *Page) chosenWorkers(ctx app.Context) int {
+	if v, err := strconv.Atoi(ctx.Page().URL().Query().Get("workers")); err == nil {
+		return clampWorkers(v)
+	}
+	var n int
+	if err := ctx.LocalStorage().Get(workersKey, &n); err == nil && n > 0 {
+		return clampWorkers(n)
+	}
+	return defaultWorkers()
+}
+
+func (p *Page) onWorkers(ctx app.Context, e app.Event) {
+	n, err := strconv.Atoi(ctx.JSSrc().Get("value").String())
+	if err != nil {
+		return
+	}
+	p.workers = clampWorkers(n)
+	if err := ctx.LocalStorage().Set(workersKey, p.workers); err != nil {
+		app.Log("remembering the worker count failed:", err)
+	}
+	p.pool.resize(p.workers)
+}
+
+// onWorkerMessage applies one message of the worker protocol (web/assets/worker.js) from
+// worker i of the pool. Worker 0 loads the model for the page: its progress and its "ready"
+// are what the page shows; the others report ready when they have built their engine.
+func (p *Page) onWorkerMessage(ctx app.Context, i int, d app.Value) {
 	switch d.Get("type").String() {
 	case "progress":
+		if i != 0 {
+			return
+		}
 		p.model.stage = d.Get("stage").String()
 		p.model.loaded = d.Get("loaded").Float()
 		p.model.total = d.Get("total").Float()
 	case "ready":
+		defer p.pool.ready(i)
+		if i != 0 {
+			return
+		}
 		p.model.loading = false
 		p.model.ready = true
 		p.model.name = d.Get("name").String()
@@ -116,6 +156,14 @@ func (p *Page) onWorkerMessage(ctx app.Context, d app.Value) {
 		p.model.info = info
 		p.restoreOperating(ctx)
 	case "fatal":
+		id := p.pool.fail(i)
+		if p.pool.readyCount() > 0 || (i != 0 && p.pool.live() > 0) {
+			// Another worker goes on with the queue: only this worker's file fails.
+			if c := p.card(id); c != nil {
+				c.fail(d.Get("message").String())
+			}
+			return
+		}
 		p.model.loading = false
 		p.model.err = d.Get("message").String()
 		for _, c := range p.cards {
@@ -128,11 +176,13 @@ func (p *Page) onWorkerMessage(ctx app.Context, d app.Value) {
 			c.setStage(d.Get("stage").String())
 		}
 	case "result":
+		p.pool.done(i)
 		if c := p.card(d.Get("id").Int()); c != nil {
 			c.setResult(d)
 			ctx.Defer(func(app.Context) { c.drawHeatmap() })
 		}
 	case "error":
+		p.pool.done(i)
 		if c := p.card(d.Get("id").Int()); c != nil {
 			c.fail(d.Get("message").String())
 		}
@@ -162,14 +212,14 @@ func (p *Page) addFiles(ctx app.Context, files app.Value) {
 	for i := 0; i < files.Length(); i++ {
 		f := files.Index(i)
 		p.nextID++
-		c := &card{id: p.nextID, name: f.Get("name").String(), stage: stageQueued, opacity: 0.5, showHeatmap: true,
+		c := &card{id: p.nextID, name: f.Get("name").String(), stage: stageQueued, opacity: 0.5, showHeatmap: true, worker: -1,
 			imageURL: app.Window().Get("URL").Call("createObjectURL", f).String()}
 		// Appended, not prepended: go-app diffs by position, and drawn canvases must stay put.
 		p.cards = append(p.cards, c)
 		var then app.Func
 		then = app.FuncOf(func(this app.Value, args []app.Value) any {
 			defer then.Release()
-			p.worker.screen(c.id, c.name, args[0])
+			p.pool.add(job{id: c.id, name: c.name, buf: args[0]})
 			return nil
 		})
 		var fail app.Func
@@ -196,6 +246,8 @@ func (p *Page) Render() app.UI {
 			modelLoader(p.model),
 			app.If(p.model.ready, operatingSelector(p.model.info, p.operating, p.onOperating)),
 			app.If(p.model.ready, dropZone(p.onFilesEvent, p.onDrop)),
+			app.If(p.model.ready, workerSelector(p.workers, p.pool.readyCount(), p.onWorkers)),
+			app.If(len(p.cards) > 0, batchProgress(p.cards)),
 			app.Div().Class("cards").Body(
 				app.Range(p.cards).Slice(func(i int) app.UI {
 					return p.cards[i].render(p.model.info, p.model.info.point(p.operating), p.crossCheck)
