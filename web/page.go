@@ -18,8 +18,8 @@ type Page struct {
 	// and go-app drops dispatches for elements that are gone (the notice's button).
 	ctx      app.Context
 	accepted bool
-	insecure bool // not a secure context: no Cache Storage, no service worker
-	updated  bool // go-app's service worker has a new version of the app ready
+	insecure bool             // not a secure context: no Cache Storage, no service worker
+	updated  bool             // go-app's service worker has a new version of the app ready
 	pool     *workerPool      // the product workers (one engine each)
 	workers  int              // how many of them: URL ?workers=N, the user's choice, or one per core
 	ref      *inferenceWorker // the onnx-go reference, started by the first cross-check
