@@ -76,6 +76,7 @@ type options struct {
 	data     string
 	n        int
 	onnxgo   int
+	batch    int
 	static   string
 	model    string
 	ortDir   string
@@ -89,6 +90,7 @@ func main() {
 	flag.StringVar(&o.data, "data", "../shared/data/chest_xray/test", "image folder: class subfolders (NORMAL, PNEUMONIA) or images")
 	flag.IntVar(&o.n, "n", 20, "images to screen with both engines: the first sorted files, shared out evenly between the class subfolders")
 	flag.IntVar(&o.onnxgo, "onnxgo", 2, "of those, how many also to screen with the old onnx-go engine (about 30 s each); 0 skips it")
+	flag.IntVar(&o.batch, "batch", 50, "images of a batch screened through the product page itself with 1 worker, then one per core; 0 skips it")
 	flag.StringVar(&o.static, "static", "static", "the generated site (make static)")
 	flag.StringVar(&o.model, "model", "models/default.onnx", "the model file the site was generated with")
 	flag.StringVar(&o.ortDir, "ort", "node_modules/onnxruntime-web", "the onnxruntime-web npm package (make bench-web installs it)")
@@ -98,7 +100,7 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("bench-web: ")
-	if o.n < 1 || o.onnxgo < 0 || o.onnxgo > o.n {
+	if o.n < 1 || o.onnxgo < 0 || o.onnxgo > o.n || o.batch < 0 {
 		log.Fatalf("want -n >= 1 and 0 <= -onnxgo <= -n, got -n %d -onnxgo %d", o.n, o.onnxgo)
 	}
 	if err := run(o); err != nil {
@@ -285,7 +287,18 @@ func run(o options) error {
 		pageJS = max(pageJS, js)
 	}
 
-	report := formatReport(o, facts, imgs, pageEng, ortEng, oldEng, pageJS)
+	var batches []batchRun
+	if o.batch > 0 {
+		batchImgs, err := benchimages.PickImages(o.data, o.batch)
+		if err != nil {
+			return err
+		}
+		if batches, err = timeBatches(ctx, base, batchImgs); err != nil {
+			return err
+		}
+	}
+
+	report := formatReport(o, facts, imgs, pageEng, ortEng, oldEng, pageJS, batches)
 	fmt.Print(report)
 	if o.out != "" {
 		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {

@@ -50,7 +50,7 @@ func first(r engineRun) float64 {
 	return r.results[0].MS
 }
 
-func formatReport(o options, f facts, imgs []benchimages.Image, page, ort, old engineRun, pageJS float64) string {
+func formatReport(o options, f facts, imgs []benchimages.Image, page, ort, old engineRun, pageJS float64, batches []batchRun) string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
@@ -101,6 +101,17 @@ func formatReport(o options, f facts, imgs []benchimages.Image, page, ort, old e
 	verdict := "ok"
 	if dp > probTolerance {
 		verdict = "MISMATCH: the engines did not run the same model on the same input"
+	}
+	if len(batches) > 0 {
+		p("\n| batch through the product page (files chosen at once -> all cards finished) | images | workers | seconds | images/s | could not be screened |\n|---|---|---|---|---|---|\n")
+		for _, r := range batches {
+			p("| page, %d worker(s) | %d | %d | %.1f | %.2f | %d |\n", r.workers, r.images, r.workers, r.seconds, float64(r.images)/r.seconds, r.failed)
+		}
+		if len(batches) > 1 {
+			last := batches[len(batches)-1]
+			p("\n- batch speed-up, %d workers vs 1 (same %d images): %.2fx\n", last.workers, last.images, batches[0].seconds/last.seconds)
+		}
+		p("\n")
 	}
 	p("- max |dP| page vs onnxruntime-web over %d images: %.2g (tolerance %g: %s)\n", min(len(page.results), len(ort.results)), dp, probTolerance, verdict)
 	var total, worker []float64
