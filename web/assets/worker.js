@@ -40,7 +40,10 @@ async function startGo(engineName) {
   const url = WASM_URLS[engineName || ""];
   if (!url) throw new Error("unknown engine " + JSON.stringify(engineName));
   const go = new Go();
-  const resp = await fetch(url);
+  // refworker.wasm lives outside go-app's versioned cache: after an update a plain static
+  // server's Last-Modified could let the HTTP cache hand back the old binary, so it is
+  // revalidated (a 304 costs nothing). worker.wasm comes from the versioned cache.
+  const resp = await fetch(url, engineName ? { cache: "no-cache" } : {});
   if (!resp.ok) throw new Error("loading " + url + " failed: HTTP " + resp.status);
   const { instance } = await WebAssembly.instantiate(await resp.arrayBuffer(), go.importObject);
   memory = instance.exports.mem;
