@@ -27,7 +27,7 @@ func gray16Ramp(w, h int) *image.Gray16 {
 	return img
 }
 
-func encodeWith(t *testing.T, img image.Image, enc func(*bytes.Buffer, image.Image) error) []byte {
+func encodeWith(t testing.TB, img image.Image, enc func(*bytes.Buffer, image.Image) error) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := enc(&b, img); err != nil {
