@@ -137,6 +137,33 @@ func TestSmoke(t *testing.T) {
 	}
 }
 
+// TestTimeout: the run stops at its -timeout, reports what it has, and fails saying so; the
+// request cut short (a slow client, whose server would wait 5 s) is no error of the server.
+func TestTimeout(t *testing.T) {
+	s, err := screen.New(testmodel.Tiny(t), convnet.Engine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds, valid, err := buildKinds(testmodel.Root, "", 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := smokeConfig(5 * time.Second)
+	cfg.timeout = time.Second
+	start := time.Now()
+	res, err := runLoad(context.Background(), cfg, target{base: serveAPI(t, s, 4, 5*time.Second), pid: os.Getpid()}, kinds, valid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("a 1 s -timeout took %v", took)
+	}
+	f := res.failures()
+	if !res.incomplete || len(f) != 1 || !strings.Contains(f[0], "stopped at -timeout 1s") {
+		t.Errorf("incomplete %v, failures %q", res.incomplete, f)
+	}
+}
+
 // TestJudge: each way an answer can break the API's promise is an error of its own class.
 func TestJudge(t *testing.T) {
 	hostile := kind{name: "h", want: 422}
