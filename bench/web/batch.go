@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"time"
@@ -27,7 +28,11 @@ type batchRun struct {
 func timeBatches(ctx context.Context, base string, imgs []benchimages.Image) ([]batchRun, error) {
 	paths := make([]string, len(imgs))
 	for i, im := range imgs {
-		paths[i] = im.Path
+		abs, err := filepath.Abs(im.Path) // the browser opens the files itself: no relative paths
+		if err != nil {
+			return nil, err
+		}
+		paths[i] = abs
 	}
 	counts := []int{1}
 	if n := runtime.NumCPU(); n > 1 {
@@ -90,5 +95,10 @@ func timeBatch(ctx context.Context, base string, workers int, paths []string) (b
 		return r, err
 	}
 	r.failed = failed
+	if failed > 0 {
+		// Test images that the product refuses would make the row a timing of error messages.
+		msg, _ := evalJSON[string](ctx, `(document.querySelector('.card[data-stage="error"] .card-error') || {}).textContent || ""`, time.Minute)
+		return r, fmt.Errorf("%d of %d files could not be screened (first: %q)", failed, len(paths), msg)
+	}
 	return r, nil
 }
