@@ -33,6 +33,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"pneumoscan/convnet"
+	"pneumoscan/filmcheck"
 	"pneumoscan/imagedecode"
 	"pneumoscan/inference"
 	"pneumoscan/screen"
@@ -127,16 +128,22 @@ func badFiles(t *testing.T) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tiny bytes.Buffer
-	if err := png.Encode(&tiny, image.NewGray(image.Rect(0, 0, 10, 10))); err != nil {
-		t.Fatal(err)
+	encode := func(img image.Image) []byte {
+		var b bytes.Buffer
+		if err := png.Encode(&b, img); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
 	}
 	return map[string][]byte{
 		"not-an-image.png":   []byte("this is a text file, not an X-ray\n"),
 		"truncated.jpeg":     good[:len(good)/3],
 		"empty.jpeg":         {},
-		"tiny-10x10.png":     tiny.Bytes(),
+		"tiny-10x10.png":     encode(image.NewGray(image.Rect(0, 0, 10, 10))),
 		"huge-8000x8000.png": pngHeader(8000, 8000),
+		// Decodable, but no film to read (filmcheck, after decoding, before the model).
+		"black-512x512.png":  encode(image.NewGray(image.Rect(0, 0, 512, 512))),
+		"strip-2000x300.png": encode(image.NewGray(image.Rect(0, 0, 2000, 300))),
 	}
 }
 
@@ -285,9 +292,12 @@ func TestBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		paths = append(paths, p)
-		_, err := imagedecode.Decode(data)
+		img, err := imagedecode.Decode(data)
 		if err == nil {
-			t.Fatalf("fixture %s decodes; it should not", name)
+			err = filmcheck.Check(img)
+		}
+		if err == nil {
+			t.Fatalf("fixture %s decodes and passes filmcheck; it should be refused", name)
 		}
 		wantErr[name] = err.Error()
 	}
