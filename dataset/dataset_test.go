@@ -10,16 +10,18 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"pneumoscan/imagedecode"
 	"pneumoscan/internal/chestxray"
+	"pneumoscan/internal/testmodel"
 	"strings"
 	"testing"
 )
 
-// pngBytes encodes a small gray image whose pixels spell out id, so that
-// different ids give different bytes.
+// pngBytes encodes a gray image, as small as imagedecode.Decode accepts, whose
+// pixels spell out id, so that different ids give different bytes.
 func pngBytes(t *testing.T, id int) []byte {
 	t.Helper()
-	img := image.NewGray(image.Rect(0, 0, 6, 5))
+	img := image.NewGray(image.Rect(0, 0, imagedecode.MinSide, imagedecode.MinSide))
 	for i := range img.Pix {
 		img.Pix[i] = uint8(id >> (i % 4 * 8))
 	}
@@ -31,9 +33,10 @@ func pngBytes(t *testing.T, id int) []byte {
 	return b.Bytes()
 }
 
+// jpegBytes encodes a gray w x h JPEG.
 func jpegBytes(t *testing.T, w, h int) []byte {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	img := image.NewGray(image.Rect(0, 0, w, h))
 	for i := range img.Pix {
 		img.Pix[i] = uint8(i * 31)
 	}
@@ -117,7 +120,7 @@ func TestPatientID(t *testing.T) {
 
 func TestScanJunk(t *testing.T) {
 	root := synthetic(t, 4, 4)
-	full := jpegBytes(t, 40, 30)
+	full := jpegBytes(t, 80, 70)
 	write(t, root, "train/NORMAL/.DS_Store", []byte("junk"))
 	write(t, root, "train/NORMAL/notes.txt", []byte("not an image"))
 	write(t, root, "train/NORMAL/IM-0800-0001.jpeg", nil)                       // empty
@@ -138,9 +141,9 @@ func TestScanJunk(t *testing.T) {
 	}
 	for rel, want := range map[string]string{
 		"train/NORMAL/.DS_Store":         "hidden",
-		"train/NORMAL/notes.txt":         "not a JPEG or PNG",
+		"train/NORMAL/notes.txt":         "not a readable image: The file is not an image",
 		"train/NORMAL/IM-0800-0001.jpeg": "empty",
-		"train/NORMAL/IM-0801-0001.jpeg": "not a JPEG or PNG",
+		"train/NORMAL/IM-0801-0001.jpeg": "not a readable image: The JPEG file is damaged",
 		"train/NORMAL/sub":               "sub-folder",
 		"train/OTHER":                    "not a class folder",
 		"test/readme.md":                 "not a class folder",
@@ -157,8 +160,8 @@ func TestScanJunk(t *testing.T) {
 	for _, it := range s.Train {
 		if it.Rel == "train/PNEUMONIA/scan.png" {
 			found = true
-			if it.Format != "jpeg" || it.Width != 300 || it.Height != 200 || it.Label != Pneumonia {
-				t.Errorf("scan.png item = %+v, want jpeg 300x200 PNEUMONIA", it)
+			if it.Format != "JPEG" || it.Width != 300 || it.Height != 200 || it.Label != Pneumonia {
+				t.Errorf("scan.png item = %+v, want JPEG 300x200 PNEUMONIA", it)
 			}
 		}
 	}
@@ -455,5 +458,76 @@ func TestLabelled(t *testing.T) {
 	}
 	if _, err := Labelled(filepath.Join(root, "missing")); err == nil {
 		t.Error("a missing folder must be an error")
+	}
+}
+
+// TestScanDICOM: DICOM files (and every other format imagedecode reads) are data set images,
+// told by content whatever their name; what imagedecode refuses is skipped with its reason.
+func TestScanDICOM(t *testing.T) {
+	root := synthetic(t, 2, 2)
+	dicom := func(name string) []byte { return testmodel.Read(t, "imagedecode/testdata/dicom/"+name) }
+	write(t, root, "train/NORMAL/IM-0500-0001.dcm", dicom("explicit_le.dcm"))
+	write(t, root, "train/PNEUMONIA/person500_bacteria_1.dcm", dicom("gray16_lossless_sv1.dcm")) // JPEG lossless
+	write(t, root, "train/PNEUMONIA/person501_virus_2", dicom("jpeg_lossless.dcm"))              // no extension
+	write(t, root, "train/NORMAL/IM-0501-0001.dcm", dicom("ct.dcm"))
+	write(t, root, "test/NORMAL/IM-0502-0001.DICOM", dicom("gray12_lossless_sv5_rst8.dcm"))
+	for _, opt := range []Options{{}, {FullDecode: true}} {
+		s, err := Scan(root, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]Item{}
+		for _, it := range append(s.Train, s.Test...) {
+			got[it.Rel] = it
+		}
+		for rel, label := range map[string]int{
+			"train/NORMAL/IM-0500-0001.dcm":            Normal,
+			"train/PNEUMONIA/person500_bacteria_1.dcm": Pneumonia,
+			"train/PNEUMONIA/person501_virus_2":        Pneumonia,
+			"test/NORMAL/IM-0502-0001.DICOM":           Normal,
+		} {
+			it, ok := got[rel]
+			if !ok {
+				t.Errorf("%+v: %s not scanned; skipped: %v", opt, rel, s.Skipped)
+				continue
+			}
+			if it.Format != "DICOM" || it.Width != 128 || it.Height != 128 || it.Label != label {
+				t.Errorf("%+v: %s = %+v, want DICOM 128x128 label %d", opt, rel, it, label)
+			}
+		}
+		if got["train/PNEUMONIA/person500_bacteria_1.dcm"].Patient != "person500" {
+			t.Errorf("patient of person500_bacteria_1.dcm: %q", got["train/PNEUMONIA/person500_bacteria_1.dcm"].Patient)
+		}
+		var ct string
+		for _, k := range s.Skipped {
+			if k.Rel == "train/NORMAL/IM-0501-0001.dcm" {
+				ct = k.Reason
+			}
+			for _, secret := range []string{"SECRET", "12345", "HOSPITAL"} {
+				if strings.Contains(k.Reason, secret) {
+					t.Errorf("skip reason %q leaks %q", k.Reason, secret)
+				}
+			}
+		}
+		if !strings.Contains(ct, "This DICOM file is a CT image, not a chest radiograph.") {
+			t.Errorf("%+v: CT skip reason %q", opt, ct)
+		}
+	}
+	// Labelled lists by name: the .dcm and .DICOM files, not the one without an extension.
+	items, err := Labelled(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, it := range items {
+		listed[it.Rel] = true
+	}
+	for rel, want := range map[string]bool{
+		"train/NORMAL/IM-0500-0001.dcm": true, "test/NORMAL/IM-0502-0001.DICOM": true,
+		"train/PNEUMONIA/person500_bacteria_1.dcm": true, "train/PNEUMONIA/person501_virus_2": false,
+	} {
+		if listed[rel] != want {
+			t.Errorf("Labelled lists %s: %v, want %v", rel, listed[rel], want)
+		}
 	}
 }

@@ -6,17 +6,25 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"pneumoscan/imagedecode"
 )
 
 // Labelled lists the image files of the class folders under dir: every regular, non-hidden
-// .jpeg, .jpg or .png file (any case) whose parent folder is NORMAL or PNEUMONIA, at any
-// depth (dir/NORMAL, dir/test/PNEUMONIA, ...), sorted by path, so the NORMAL images of a
-// folder come before its PNEUMONIA ones. Each Item has Path, Rel (slash-separated, relative
+// file with an extension of a format imagedecode reads (imagedecode.Extensions: .dcm, .jpeg,
+// .png, .tif, ...; any case) whose parent folder is NORMAL or PNEUMONIA, at any depth
+// (dir/NORMAL, dir/test/PNEUMONIA, ...), sorted by path, so the NORMAL images of a folder
+// come before its PNEUMONIA ones. A DICOM file without an extension is not listed: names
+// are all it looks at. Each Item has Path, Rel (slash-separated, relative
 // to dir) and Label set; nothing is read or decoded (Scan does that). It fails when dir
 // holds no such image. Evaluation, benchmarks and the parity check list their images here;
 // Scan, which also reports junk, reads a data set root itself.
 func Labelled(dir string) ([]Item, error) {
 	label := map[string]int{ClassDirs[Normal]: Normal, ClassDirs[Pneumonia]: Pneumonia}
+	image := map[string]bool{}
+	for _, ext := range imagedecode.Extensions() {
+		image[ext] = true
+	}
 	var items []Item
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -25,9 +33,7 @@ func Labelled(dir string) ([]Item, error) {
 		if !d.Type().IsRegular() || strings.HasPrefix(d.Name(), ".") {
 			return nil
 		}
-		switch strings.ToLower(filepath.Ext(p)) {
-		case ".jpeg", ".jpg", ".png":
-		default:
+		if !image[strings.ToLower(filepath.Ext(p))] {
 			return nil
 		}
 		l, ok := label[filepath.Base(filepath.Dir(p))]

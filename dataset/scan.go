@@ -5,14 +5,10 @@
 package dataset
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"image"
-	_ "image/jpeg" // decoders registered for image.DecodeConfig/Decode
-	_ "image/png"
 	"io/fs"
 	"os"
 	"path"
@@ -20,6 +16,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"pneumoscan/imagedecode"
 )
 
 // Labels: the order the model's "prob" output uses (P(pneumonia) is class 1).
@@ -45,7 +43,7 @@ type Item struct {
 	Rel     string // slash-separated path relative to the root, e.g. "train/NORMAL/IM-0115-0001.jpeg"
 	Label   int    // Normal or Pneumonia, from the class folder
 	Patient string // patient ID parsed from the file name (see PatientID)
-	Format  string // "jpeg" or "png", detected from the content
+	Format  string // the imagedecode format, detected from the content: "JPEG", "PNG", "DICOM", ...
 	Width   int
 	Height  int
 	SHA256  string // hex sha256 of the file's bytes; equal hashes are byte-identical duplicates
@@ -60,7 +58,8 @@ type Skipped struct {
 // Options tunes Scan.
 type Options struct {
 	// FullDecode decodes every image completely instead of only its header,
-	// catching truncated files at the cost of a much slower scan.
+	// as the trainer will (imagedecode.Decode), catching truncated files and
+	// images it refuses (too small, in colour) at the cost of a much slower scan.
 	FullDecode bool
 }
 
@@ -175,7 +174,7 @@ func (s *Scanned) scanSplit(split string, opt Options) ([]Item, error) {
 			n++
 		}
 		if n == 0 {
-			return nil, fmt.Errorf("dataset: %s: %s/%s holds no usable JPEG or PNG image; both classes are needed", s.Root, split, class)
+			return nil, fmt.Errorf("dataset: %s: %s/%s holds no usable image; both classes are needed", s.Root, split, class)
 		}
 	}
 	return items, nil
@@ -199,23 +198,36 @@ func checkEntry(p string, e fs.DirEntry, opt Options) (Item, string) {
 	if len(b) == 0 {
 		return Item{}, "empty file"
 	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(b))
+	// Every format imagedecode registers (DICOM, JPEG, PNG, TIFF, ...), told by content, as
+	// the trainer reads them. Its messages never carry a DICOM file's patient attributes.
+	cfg, format, err := imagedecode.DecodeConfig(b)
 	if err != nil {
-		return Item{}, "not a JPEG or PNG image: " + err.Error()
-	}
-	if format != "jpeg" && format != "png" {
-		return Item{}, "unsupported image format " + format
+		return Item{}, "not a readable image: " + decodeError(err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return Item{}, fmt.Sprintf("bad image size %dx%d", cfg.Width, cfg.Height)
 	}
 	if opt.FullDecode {
-		if _, _, err := image.Decode(bytes.NewReader(b)); err != nil {
-			return Item{}, "corrupt image: " + err.Error()
+		if _, err := imagedecode.Decode(b); err != nil {
+			var de *imagedecode.Error
+			if errors.As(err, &de) && de.Kind == imagedecode.Corrupt {
+				return Item{}, "corrupt image: " + decodeError(err)
+			}
+			return Item{}, "refused: " + decodeError(err)
 		}
 	}
 	sum := sha256.Sum256(b)
 	return Item{Path: p, Format: format, Width: cfg.Width, Height: cfg.Height, SHA256: hex.EncodeToString(sum[:])}, ""
+}
+
+// decodeError is an imagedecode error's message with the decoder's own detail, for the person
+// preparing the data set.
+func decodeError(err error) string {
+	var de *imagedecode.Error
+	if errors.As(err, &de) && de.Err != nil {
+		return de.Message + " (" + de.Err.Error() + ")"
+	}
+	return err.Error()
 }
 
 // Summary is a short human-readable account of the scan, ending with the

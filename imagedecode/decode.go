@@ -86,6 +86,9 @@ type Info struct {
 type Format struct {
 	// Name is shown to users ("JPEG") and returned in Info.Format.
 	Name string
+	// Extensions are the file name extensions files of this format usually have, lower case,
+	// with the dot (".jpeg"). Decode never looks at names; listers of folders do (Extensions).
+	Extensions []string
 	// Match reports whether data starts with this format's magic.
 	Match func(data []byte) bool
 	// Config reads the image size from the header without decoding pixels. It may return an
@@ -117,6 +120,18 @@ func Formats() []string {
 		names[i] = f.Name
 	}
 	return names
+}
+
+// Extensions lists the registered formats' file name extensions (Format.Extensions), in
+// registration order.
+func Extensions() []string {
+	formatsMu.RLock()
+	defer formatsMu.RUnlock()
+	var exts []string
+	for _, f := range formats {
+		exts = append(exts, f.Extensions...)
+	}
+	return exts
 }
 
 func lookup(data []byte) (Format, bool) {
@@ -157,6 +172,31 @@ func acceptedList() string {
 	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
+// DecodeConfig finds data's format as Decode does and reads the image size from its header
+// alone, without decoding pixels and without Decode's size limits: for listing many files
+// quickly. It returns the format's name (Format.Name). Errors are *Error, as from Decode:
+// UnknownFormat, Corrupt, or a refusal the header decides (a DICOM file of a CT, or in a
+// transfer syntax pneumoscan cannot decode).
+func DecodeConfig(data []byte) (image.Config, string, error) {
+	if len(data) == 0 {
+		return image.Config{}, "", &Error{Kind: Empty, Message: "The file is empty."}
+	}
+	f, ok := lookup(data)
+	if !ok {
+		return image.Config{}, "", unknownFormat()
+	}
+	cfg, err := f.Config(data)
+	if err != nil {
+		return image.Config{}, "", asError(err, f.Name)
+	}
+	return cfg, f.Name, nil
+}
+
+func unknownFormat() *Error {
+	return &Error{Kind: UnknownFormat, Message: fmt.Sprintf(
+		"The file is not an image pneumoscan can read; accepted formats are %s.", acceptedList())}
+}
+
 // Decode decodes an image in any registered format and checks it can be a chest X-ray: not
 // empty, a known format, not truncated, each side at least MinSide, at most MaxPixels, and gray
 // (mean chroma at most MaxChroma). 16-bit gray images (16-bit PNG and TIFF, DICOM) come back as
@@ -173,8 +213,7 @@ func DecodeInfo(data []byte) (image.Image, Info, error) {
 	}
 	f, ok := lookup(data)
 	if !ok {
-		return nil, Info{}, &Error{Kind: UnknownFormat, Message: fmt.Sprintf(
-			"The file is not an image pneumoscan can read; accepted formats are %s.", acceptedList())}
+		return nil, Info{}, unknownFormat()
 	}
 	cfg, err := f.Config(data)
 	if err != nil {

@@ -27,10 +27,13 @@ import (
 // institution and accession attributes are stepped over unread, so they cannot reach an error,
 // a log line or Info.
 var dicomFormat = Format{
-	Name:   "DICOM",
-	Match:  func(data []byte) bool { return len(data) >= 132 && string(data[128:132]) == "DICM" },
-	Config: dicomConfig,
-	Decode: dicomDecode,
+	Name: "DICOM",
+	// Archives also hold DICOM files with no extension at all: Decode, by content, reads them;
+	// a lister that goes by name (Extensions) misses them.
+	Extensions: []string{".dcm", ".dicom"},
+	Match:      func(data []byte) bool { return len(data) >= 132 && string(data[128:132]) == "DICM" },
+	Config:     dicomConfig,
+	Decode:     dicomDecode,
 }
 
 // Transfer syntaxes (PS3.5 Section 10 and Annex A).

@@ -19,10 +19,11 @@ import (
 // with another format's magic.
 func init() {
 	RegisterFormat(dicomFormat)
-	std := func(name, magic string, decode func(io.Reader) (image.Image, error), config func(io.Reader) (image.Config, error)) {
+	std := func(name string, exts []string, magic string, decode func(io.Reader) (image.Image, error), config func(io.Reader) (image.Config, error)) {
 		RegisterFormat(Format{
-			Name:  name,
-			Match: matchMagic(magic),
+			Name:       name,
+			Extensions: exts,
+			Match:      matchMagic(magic),
 			Config: func(data []byte) (image.Config, error) {
 				return config(bytes.NewReader(data))
 			},
@@ -32,15 +33,16 @@ func init() {
 			},
 		})
 	}
-	std("JPEG", "\xff\xd8", jpeg.Decode, jpeg.DecodeConfig)
-	std("PNG", "\x89PNG\r\n\x1a\n", png.Decode, png.DecodeConfig)
+	std("JPEG", []string{".jpeg", ".jpg"}, "\xff\xd8", jpeg.Decode, jpeg.DecodeConfig)
+	std("PNG", []string{".png"}, "\x89PNG\r\n\x1a\n", png.Decode, png.DecodeConfig)
 	// gif.Decode returns the first frame of an animation.
-	std("GIF", "GIF8?a", gif.Decode, gif.DecodeConfig)
-	std("BMP", "BM????\x00\x00\x00\x00", bmp.Decode, bmp.DecodeConfig)
+	std("GIF", []string{".gif"}, "GIF8?a", gif.Decode, gif.DecodeConfig)
+	std("BMP", []string{".bmp"}, "BM????\x00\x00\x00\x00", bmp.Decode, bmp.DecodeConfig)
 	// tiff.Decode returns the first page (IFD); 16-bit gray comes back as *image.Gray16.
 	tiffDecode, tiffConfig := tiff.Decode, tiff.DecodeConfig
 	RegisterFormat(Format{
-		Name: "TIFF",
+		Name:       "TIFF",
+		Extensions: []string{".tif", ".tiff"},
 		Match: func(data []byte) bool {
 			return matchMagic("II*\x00")(data) || matchMagic("MM\x00*")(data)
 		},
@@ -50,5 +52,5 @@ func init() {
 			return img, Info{}, err
 		},
 	})
-	std("WebP", "RIFF????WEBPVP8", webp.Decode, webp.DecodeConfig)
+	std("WebP", []string{".webp"}, "RIFF????WEBPVP8", webp.Decode, webp.DecodeConfig)
 }

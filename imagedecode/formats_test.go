@@ -74,6 +74,10 @@ func TestEveryFormat(t *testing.T) {
 		{"jpeg", "JPEG", encodeJPEG(t, g8), nil, 8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			cfg, name, err := DecodeConfig(tc.data)
+			if err != nil || name != tc.format || cfg.Width != 96 || cfg.Height != 80 {
+				t.Fatalf("DecodeConfig: %+v, %q, %v", cfg, name, err)
+			}
 			img, info, err := DecodeInfo(tc.data)
 			if err != nil {
 				t.Fatal(err)
@@ -164,5 +168,43 @@ func TestFormatRegistry(t *testing.T) {
 	gifData := encodeWith(t, grayRamp(80, 80), func(b *bytes.Buffer, img image.Image) error { return gif.Encode(b, img, nil) })
 	if _, err := Decode(gifData[:len(gifData)/2]); !errors.As(err, &de) || de.Kind != Corrupt || !strings.Contains(de.Message, "GIF") {
 		t.Fatalf("truncated gif: err = %v", err)
+	}
+}
+
+func TestDecodeConfig(t *testing.T) {
+	// The header alone: a file too small for Decode still gives its size and format.
+	small := encodeWith(t, grayRamp(6, 5), func(b *bytes.Buffer, img image.Image) error { return png.Encode(b, img) })
+	if cfg, name, err := DecodeConfig(small); err != nil || name != "PNG" || cfg.Width != 6 || cfg.Height != 5 {
+		t.Fatalf("small PNG: %+v, %q, %v", cfg, name, err)
+	}
+	if _, err := Decode(small); err == nil {
+		t.Fatal("Decode accepted a 6x5 image")
+	}
+	if cfg, name, err := DecodeConfig(readFixture(t, "gray16_lossless_sv1.dcm")); err != nil || name != "DICOM" || cfg.Width != 128 || cfg.Height != 128 {
+		t.Fatalf("lossless DICOM: %+v, %q, %v", cfg, name, err)
+	}
+	for _, tc := range []struct {
+		what string
+		data []byte
+		kind Kind
+	}{
+		{"empty", nil, Empty},
+		{"text", []byte("hello, this is not an image at all"), UnknownFormat},
+		{"damaged JPEG header", []byte("\xff\xd8garbage"), Corrupt},
+		{"CT DICOM", readFixture(t, "ct.dcm"), NotChestXray},
+		{"JPEG 2000 DICOM", withTransferSyntax(t, readFixture(t, "explicit_le.dcm"), "1.2.840.10008.1.2.4.90"), Unsupported},
+	} {
+		_, _, err := DecodeConfig(tc.data)
+		var de *Error
+		if !errors.As(err, &de) || de.Kind != tc.kind {
+			t.Errorf("%s: err = %v, want kind %v", tc.what, err, tc.kind)
+		}
+	}
+}
+
+func TestExtensions(t *testing.T) {
+	want := ".dcm .dicom .jpeg .jpg .png .gif .bmp .tif .tiff .webp"
+	if got := strings.Join(Extensions(), " "); got != want {
+		t.Fatalf("Extensions() = %s, want %s", got, want)
 	}
 }
