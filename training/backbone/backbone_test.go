@@ -14,6 +14,7 @@ import (
 
 	"pneumoscan/dataset"
 	"pneumoscan/imagedecode"
+	"pneumoscan/internal/testmodel"
 	"pneumoscan/model"
 	"pneumoscan/modelfile/torchvision"
 	"pneumoscan/resnet"
@@ -475,3 +476,52 @@ func TestImportedSource(t *testing.T) {
 }
 
 var torchvisionImport = torchvision.ImportFile
+
+// TestTensorReadsDICOM: a DICOM file that dataset.Scan lists is read by the trainer (Tensor,
+// as the feature extraction's input): a JPEG lossless copy of a film gives exactly the tensor
+// of its uncompressed original.
+func TestTensorReadsDICOM(t *testing.T) {
+	root := t.TempDir()
+	for rel, fixture := range map[string]string{
+		"train/NORMAL/IM-0001-0001.dcm":          "gray16_window.dcm",
+		"train/PNEUMONIA/person1_bacteria_1.dcm": "gray16_lossless_sv1.dcm",
+		"test/NORMAL/IM-0002-0001.dcm":           "explicit_le.dcm",
+		"test/PNEUMONIA/person2_virus_2.dcm":     "jpeg_lossless_sv7.dcm",
+	} {
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, testmodel.Read(t, "imagedecode/testdata/dicom/"+fixture), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := dataset.Scan(root, dataset.Options{FullDecode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Train) != 2 || len(s.Test) != 2 || len(s.Skipped) != 0 {
+		t.Fatalf("scanned train %d, test %d, skipped %v", len(s.Train), len(s.Test), s.Skipped)
+	}
+	x := map[string][]float32{}
+	for _, it := range append(s.Train, s.Test...) {
+		if it.Format != "DICOM" {
+			t.Fatalf("%s: format %q", it.Rel, it.Format)
+		}
+		if x[it.Rel], err = Tensor(it.Path, model.ImageNetPreprocess(tinySize)); err != nil {
+			t.Fatalf("%s: %v", it.Rel, err)
+		}
+	}
+	for _, pair := range [][2]string{
+		{"train/NORMAL/IM-0001-0001.dcm", "train/PNEUMONIA/person1_bacteria_1.dcm"},
+		{"test/NORMAL/IM-0002-0001.dcm", "test/PNEUMONIA/person2_virus_2.dcm"},
+	} {
+		a, b := x[pair[0]], x[pair[1]]
+		if len(a) != 3*tinySize*tinySize || !slices.Equal(a, b) {
+			t.Errorf("%s and %s (the same pixels) give different tensors", pair[0], pair[1])
+		}
+		if slices.Min(a) == slices.Max(a) {
+			t.Errorf("%s: a constant tensor", pair[0])
+		}
+	}
+}
