@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strings"
 
+	"pneumoscan/filmcheck"
 	"pneumoscan/imagedecode"
 	"pneumoscan/model"
 	"pneumoscan/screen"
@@ -216,6 +217,11 @@ func (a *api) screen(w http.ResponseWriter, r *http.Request) {
 		var de *imagedecode.Error
 		if errors.As(err, &de) {
 			writeError(w, decodeStatus(de.Kind), de.Error())
+			return
+		}
+		var fe *filmcheck.Error
+		if errors.As(err, &fe) { // blank, no contrast, too few gray levels, a strip: as a colour picture
+			writeError(w, http.StatusUnprocessableEntity, fe.Error())
 			return
 		}
 		writeError(w, http.StatusInternalServerError, "screening failed: "+err.Error())
