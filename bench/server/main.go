@@ -91,7 +91,9 @@ func main() {
 	if flag.NArg() > 0 {
 		log.Fatalf("unexpected arguments %q", flag.Args())
 	}
-	o.load.readTimeout = httpserve.ReadTimeout
+	// A stalled upload is cut after the API's stall limit, well before the server's read
+	// timeout: that is when the slow clients must get their answer.
+	o.load.readTimeout = min(api.DefaultUploadStall, httpserve.ReadTimeout)
 	o.load.busyWaitMax = 5 * time.Second
 	o.load.maxRSS = int64(o.maxRSSMiB) << 20
 	o.load.progress = log.Default()

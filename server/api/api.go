@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"pneumoscan/filmcheck"
 	"pneumoscan/imagedecode"
@@ -58,13 +59,23 @@ type Screener interface {
 type api struct {
 	s        Screener
 	inflight chan struct{} // one token per screening running
+	stall    time.Duration // Options.UploadStall
 }
 
 // Options configures the API.
 type Options struct {
 	// MaxInflight bounds the screenings running at once; 0 means DefaultMaxInflight.
 	MaxInflight int
+	// UploadStall cuts an upload that sends nothing for this long; 0 means
+	// DefaultUploadStall. A slow but steady upload may use the whole server ReadTimeout.
+	UploadStall time.Duration
 }
+
+// DefaultUploadStall: an upload takes a screening slot before its body is read (so memory
+// stays bounded), and a client that stops sending would hold that slot until the server's
+// read timeout (2 minutes; make bench-server found it). 15 s of silence is far beyond any
+// working network and frees the slot.
+const DefaultUploadStall = 15 * time.Second
 
 // Route is one method and path the API serves.
 type Route struct{ Method, Path string }
@@ -110,7 +121,10 @@ func NewWithOptions(s Screener, o Options) http.Handler {
 	if o.MaxInflight <= 0 {
 		o.MaxInflight = DefaultMaxInflight
 	}
-	a := &api{s: s, inflight: make(chan struct{}, o.MaxInflight)}
+	if o.UploadStall <= 0 {
+		o.UploadStall = DefaultUploadStall
+	}
+	a := &api{s: s, inflight: make(chan struct{}, o.MaxInflight), stall: o.UploadStall}
 	mux := http.NewServeMux()
 	for _, e := range a.endpoints() {
 		mux.Handle(e.path, e)
@@ -205,7 +219,10 @@ func (a *api) screen(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	guard := newStallGuard(r.Body, http.NewResponseController(w), a.stall)
+	r.Body = guard
 	data, status, err := readImage(r)
+	guard.stop()
 	if err != nil {
 		writeError(w, status, err.Error())
 		return
@@ -318,3 +335,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
 }
+
+// stallGuard cuts a body read that waits longer than d for its next bytes: a watchdog sets
+// the connection's read deadline to now, which makes the pending Read fail. It only ever
+// shortens the deadline, so the server's ReadTimeout still bounds the whole upload.
+type stallGuard struct {
+	io.ReadCloser
+	t *time.Timer
+	d time.Duration
+}
+
+func newStallGuard(r io.ReadCloser, rc *http.ResponseController, d time.Duration) *stallGuard {
+	return &stallGuard{ReadCloser: r, d: d, t: time.AfterFunc(d, func() { _ = rc.SetReadDeadline(time.Now()) })}
+}
+
+func (g *stallGuard) Read(p []byte) (int, error) {
+	g.t.Reset(g.d)
+	return g.ReadCloser.Read(p)
+}
+
+// stop ends the watch once the body is read.
+func (g *stallGuard) stop() { g.t.Stop() }
