@@ -1,8 +1,10 @@
 package web
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/maxence-charriere/go-app/v9/pkg/app"
@@ -16,20 +18,37 @@ const (
 	stageExplain  = "explaining"
 	stageDone     = "done"
 	stageError    = "error"
+	// stageCancelled is the page's own: the user cancelled the batch before the file
+	// reached a worker.
+	stageCancelled = "cancelled"
 )
 
 // decision is the worker's verdict on a film at one operating point (model.Metadata.Decide):
 // the page shows it and decides nothing.
 type decision struct {
-	verdict string // "positive", "negative", "indeterminate"
-	text    string // in plain language
+	Verdict string `json:"verdict"` // "positive", "negative", "indeterminate"
+	Text    string `json:"text"`    // in plain language
 }
+
+// openCards is how many cards of a page show their full image from the start; later ones
+// show their thumbnail until the user opens them, so a batch of hundreds holds no more than
+// this many decoded films (a chest film decodes to several MB).
+const openCards = 12
+
+// thumbPx is the longer side of a thumbnail, in CSS pixels.
+const thumbPx = 96
 
 // card is one screened file.
 type card struct {
-	id       int
-	name     string
-	imageURL string // blob: URL of the file itself
+	id   int
+	name string
+	file app.Value // the File the user chose (a Blob: the browser reads it from disk when asked)
+	// imageURL is a blob: URL of the file while the card is open (its full image shown),
+	// "" otherwise: a closed card shows its thumbnail and holds no decoded film.
+	imageURL string
+	opened   bool
+	thumb    string // data: URL of a thumbPx thumbnail, made once the result is in
+	noThumb  bool   // the browser cannot draw this file (DICOM, a refused file)
 
 	stage   string
 	started time.Time // when the current stage began
@@ -49,6 +68,77 @@ type card struct {
 	refStage string // "", "running", "done" or "error"
 	refProb  float64
 	refErr   string
+
+	// What the table, the exports and the audit log need beside the above.
+	gate       gateResult
+	outside    string // the result's population warning, when it gives one
+	category   string // a refusal's category, when the worker names one
+	fileSHA256 string
+	model      modelRef
+	finishedAt time.Time
+	wasmBytes  float64 // the worker's wasm memory after this file (bench and memory test)
+}
+
+// row is the card as the results table knows it.
+func (c *card) row() resultRow {
+	r := resultRow{ID: c.id, File: c.name, Status: c.stage, Prob: c.prob, Decisions: c.decisions, Gate: c.gate,
+		Outside: c.outside, Message: c.err, Category: c.category, FileSHA256: c.fileSHA256, Model: c.model,
+		thumb: c.thumb, card: c}
+	if !c.finishedAt.IsZero() {
+		r.Time = c.finishedAt.UTC().Format(time.RFC3339)
+	}
+	return r
+}
+
+// open shows the card's full image (a fresh blob: URL of its file).
+func (c *card) open() {
+	if c.imageURL == "" && c.file != nil && c.file.Truthy() {
+		c.imageURL = app.Window().Get("URL").Call("createObjectURL", c.file).String()
+	}
+	c.opened = true
+}
+
+// close releases the full image: the card shows its thumbnail again.
+func (c *card) close() {
+	if c.imageURL != "" {
+		app.Window().Get("URL").Call("revokeObjectURL", c.imageURL)
+	}
+	c.imageURL, c.opened = "", false
+}
+
+// makeThumb draws the file once into a thumbPx canvas and keeps it as a JPEG data: URL
+// (a few KB), then calls done. The decoded bitmap is closed at once.
+func (c *card) makeThumb(done func()) {
+	if c.file == nil || !c.file.Truthy() {
+		c.noThumb = true
+		done()
+		return
+	}
+	var then, fail app.Func
+	release := func() { then.Release(); fail.Release() }
+	then = app.FuncOf(func(this app.Value, args []app.Value) any {
+		defer release()
+		bm := args[0]
+		w, h := bm.Get("width").Float(), bm.Get("height").Float()
+		scale := thumbPx / max(w, h, 1)
+		cw, ch := max(1, int(w*scale+0.5)), max(1, int(h*scale+0.5))
+		canvas := app.Window().Get("document").Call("createElement", "canvas")
+		canvas.Set("width", cw)
+		canvas.Set("height", ch)
+		canvas.Call("getContext", "2d").Call("drawImage", bm, 0, 0, cw, ch)
+		bm.Call("close")
+		c.thumb = canvas.Call("toDataURL", "image/jpeg", 0.8).String()
+		canvas.Set("width", 0) // frees the canvas's pixels now, not at the next collection
+		done()
+		return nil
+	})
+	fail = app.FuncOf(func(this app.Value, args []app.Value) any {
+		defer release()
+		c.noThumb = true // DICOM and other formats only the worker decodes
+		done()
+		return nil
+	})
+	app.Window().Call("createImageBitmap", c.file).Call("then", then, fail)
 }
 
 func (c *card) setStage(s string) {
@@ -59,6 +149,9 @@ func (c *card) setStage(s string) {
 func (c *card) fail(msg string) {
 	c.stage = stageError
 	c.err = msg
+	if c.finishedAt.IsZero() {
+		c.finishedAt = time.Now()
+	}
 }
 
 func (c *card) setResult(d app.Value) {
@@ -68,11 +161,35 @@ func (c *card) setResult(d app.Value) {
 	ds := d.Get("decisions")
 	for i := 0; i < ds.Length(); i++ {
 		e := ds.Index(i)
-		c.decisions[e.Get("name").String()] = decision{verdict: e.Get("verdict").String(), text: e.Get("text").String()}
+		c.decisions[e.Get("name").String()] = decision{Verdict: e.Get("verdict").String(), Text: e.Get("text").String()}
 	}
 	c.heatmap = d.Get("heatmap")
 	c.heatmapSize = d.Get("size").Int()
 	c.seconds = d.Get("seconds").Float()
+	c.readCommon(d)
+	// Fields a gate before the model may add: what it said, and a population warning.
+	c.gate = readGate(d.Get("gate"))
+	c.outside = jsString(d.Get("populationWarning"))
+	if c.outside == "" && strings.Contains(strings.ToLower(c.gate.Verdict), "outside") {
+		c.outside = cmp.Or(c.gate.Text, c.gate.Verdict)
+	}
+}
+
+// readCommon reads what results and errors both carry.
+func (c *card) readCommon(d app.Value) {
+	c.finishedAt = time.Now()
+	c.fileSHA256 = jsString(d.Get("fileSha256"))
+	if w := d.Get("wasmBytes"); w.Type() == app.TypeNumber {
+		c.wasmBytes = w.Float()
+	}
+}
+
+// refuse fails the card with the worker's error message and what else the error says.
+func (c *card) refuse(d app.Value) {
+	c.fail(d.Get("message").String())
+	c.readCommon(d)
+	c.category = cmp.Or(jsString(d.Get("category")), jsString(d.Get("kind")))
+	c.gate = readGate(d.Get("gate"))
 }
 
 func (c *card) canvasID() string { return "heatmap-" + strconv.Itoa(c.id) }
@@ -86,6 +203,9 @@ func (c *card) drawHeatmap() {
 	pix := app.Window().Get("Uint8ClampedArray").New(c.heatmap)
 	img := app.Window().Get("ImageData").New(pix, c.heatmapSize, c.heatmapSize)
 	canvas.Call("getContext", "2d").Call("putImageData", img, 0, 0)
+	// The canvas holds the pixels now: keeping the buffer too would double a batch's heatmaps.
+	// The canvas element stays put (cards are appended, its figure's other child changes alone).
+	c.heatmap = nil
 	// A range input's value attribute is applied in whatever order go-app sets attributes:
 	// before step and max it is rounded to an integer (0.5 -> 1), so the slider would show
 	// 1.0 over a heatmap drawn at 0.5. Setting the property once the element exists is exact.
@@ -108,6 +228,8 @@ func (c *card) status() string {
 		return "computing the heatmap"
 	case stageDone:
 		return fmt.Sprintf("done in %.1f s", c.seconds)
+	case stageCancelled:
+		return "cancelled before it was screened"
 	}
 	return c.stage
 }
@@ -126,16 +248,19 @@ func (c *card) render(m modelInfo, op operatingPoint, crossCheck func(*card)) ap
 	case stageDone:
 		d, ok := c.decisions[op.Name]
 		if !ok {
-			d = decision{verdict: "unknown", text: fmt.Sprintf("No verdict at operating point %q", op.Name)}
+			d = decision{Verdict: "unknown", Text: fmt.Sprintf("No verdict at operating point %q", op.Name)}
 		}
 		result = app.Div().Body(
-			app.P().Class("decision "+d.verdict).DataSet("verdict", d.verdict).DataSet("operating", op.Name).Text(d.text),
+			app.P().Class("decision "+d.Verdict).DataSet("verdict", d.Verdict).DataSet("operating", op.Name).Text(d.Text),
+			app.If(c.outside != "", app.P().Class("outside").Text("Outside the population the model was validated on: "+c.outside)),
+			app.If(c.gate.Verdict != "", app.P().Class("gate").Text("Gate: "+c.gate.Verdict+" "+c.gate.Text)),
 			app.P().Class("prob").DataSet("prob", strconv.FormatFloat(c.prob, 'g', -1, 64)).
 				Text(fmt.Sprintf("Probability of pneumonia (model estimate): %s; threshold %.2f (%s)", scoreText(c.prob), op.Value, op.Name)),
 			app.P().Class("meaning").Text(op.meaning()),
 			app.P().Class("population").Text(populationText(m)),
 			c.renderCrossCheck(crossCheck),
 			app.Div().Class("controls").Body(
+				c.openButton(),
 				app.Label().Body(
 					app.Input().Type("checkbox").Class("heatmap-toggle").Checked(c.showHeatmap).
 						OnChange(func(ctx app.Context, e app.Event) { c.showHeatmap = ctx.JSSrc().Get("checked").Bool() }),
@@ -155,12 +280,12 @@ func (c *card) render(m modelInfo, op operatingPoint, crossCheck func(*card)) ap
 	default:
 		result = app.P().Class("stage").Text(c.status())
 	}
-	return app.Div().Class("card "+c.stage).ID("card-"+strconv.Itoa(c.id)).DataSet("stage", c.stage).DataSet("name", c.name).DataSet("worker", c.worker).Body(
+	return app.Div().Class("card "+c.stage).ID("card-"+strconv.Itoa(c.id)).DataSet("stage", c.stage).DataSet("name", c.name).DataSet("worker", c.worker).DataSet("wasm", c.wasmBytes).Body(
 		// A refused file has no picture worth showing (the browser would draw a broken-image
 		// box, or a half-decoded film): the card says why instead.
 		app.If(c.stage == stageError, app.Div().Class("figure-none").Text("no preview")),
 		app.If(c.stage != stageError, app.Div().Class("figure").Body(
-			app.Img().Src(c.imageURL).Alt(c.name),
+			c.picture(),
 			app.If(c.stage == stageDone,
 				app.Canvas().ID(c.canvasID()).Class("heatmap").Width(c.heatmapSize).Height(c.heatmapSize).Style("opacity", strconv.FormatFloat(c.opacity, 'f', 2, 64)).Style("display", display)),
 		)),
@@ -169,4 +294,27 @@ func (c *card) render(m modelInfo, op operatingPoint, crossCheck func(*card)) ap
 			result,
 		),
 	)
+}
+
+// picture is the card's image: the full film while open, else its thumbnail, else a line
+// saying why there is none yet.
+func (c *card) picture() app.UI {
+	switch {
+	case c.opened && c.imageURL != "":
+		return app.Img().Class("full").Src(c.imageURL).Alt(c.name)
+	case c.thumb != "":
+		return app.Img().Class("thumbnail").Src(c.thumb).Alt(c.name)
+	case c.noThumb:
+		return app.Div().Class("figure-wait").Text("no preview in the browser")
+	case c.stage == stageCancelled:
+		return app.Div().Class("figure-wait").Text("not screened")
+	}
+	return app.Div().Class("figure-wait").Text("preview when screened")
+}
+
+func (c *card) openButton() app.UI {
+	if c.opened {
+		return app.Button().Class("card-close").Text("Thumbnail only (frees memory)").OnClick(func(ctx app.Context, e app.Event) { c.close() })
+	}
+	return app.Button().Class("card-open").Disabled(c.noThumb).Text("Full image").OnClick(func(ctx app.Context, e app.Event) { c.open() })
 }

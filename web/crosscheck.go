@@ -25,26 +25,9 @@ func (p *Page) crossCheck(c *card) {
 		p.ref.load(refEngine)
 	}
 	c.refStage, c.refErr = "running", ""
-	// The file's bytes went to the product worker (transferred); read them again from the
-	// card's blob: URL, which stays valid while the page lives.
-	var then, fail app.Func // fail may serve either step; only one failure can happen
-	then = app.FuncOf(func(this app.Value, args []app.Value) any {
-		defer then.Release()
-		p.ref.screen(c.id, c.name, args[0])
-		return nil
-	})
-	fail = app.FuncOf(func(this app.Value, args []app.Value) any {
-		defer fail.Release()
-		p.ctx.Dispatch(func(app.Context) { c.refStage, c.refErr = "error", "reading the file again failed" })
-		return nil
-	})
-	var fetched app.Func
-	fetched = app.FuncOf(func(this app.Value, args []app.Value) any {
-		defer fetched.Release()
-		args[0].Call("arrayBuffer").Call("then", then, fail)
-		return nil
-	})
-	app.Window().Call("fetch", c.imageURL).Call("then", fetched, fail)
+	// The card keeps the File the user chose: the reference worker reads it as the product
+	// worker did (cloning a File copies no bytes).
+	p.ref.screen(c.id, c.name, c.file)
 }
 
 // onRefMessage applies one message of the reference worker (same protocol as the product's).

@@ -28,6 +28,13 @@ type Page struct {
 	nextID   int
 	// operating is the operating point the user chose (a threshold name); "" is the model's.
 	operating string
+
+	restored   []resultRow // the rows an earlier load of this tab kept (sessionStorage)
+	results    resultsTable
+	batchStart time.Time // when the files now pending began to be screened, for the ETA
+	batchDone  int       // files finished since batchStart
+	audit      *auditLog
+	auditView  auditView
 }
 
 // modelState is what the page knows about the model, all of it from the worker, which
@@ -57,6 +64,11 @@ func (p *Page) OnMount(ctx app.Context) {
 		p.insecure = true
 		return
 	}
+	p.restored = loadResults(ctx)
+	for _, r := range p.restored {
+		p.nextID = max(p.nextID, r.ID)
+	}
+	p.audit = openAuditLog(func(msg string) { ctx.Dispatch(func(app.Context) { p.auditView.err = msg }) })
 	var ok bool
 	if err := ctx.LocalStorage().Get(noticeKey, &ok); err == nil && ok {
 		p.accepted = true
@@ -166,11 +178,13 @@ func (p *Page) onWorkerMessage(ctx app.Context, i int, d app.Value) {
 		}
 		p.model.loading = false
 		p.model.err = d.Get("message").String()
+		p.pool.cancel() // nothing will screen them: their cards fail below
 		for _, c := range p.cards {
-			if c.stage != stageDone && c.stage != stageError {
+			if !c.row().finished() {
 				c.fail(d.Get("message").String())
 			}
 		}
+		saveResults(ctx, p.rows())
 	case "stage":
 		if c := p.card(d.Get("id").Int()); c != nil {
 			c.setStage(d.Get("stage").String())
@@ -179,14 +193,112 @@ func (p *Page) onWorkerMessage(ctx app.Context, i int, d app.Value) {
 		p.pool.done(i)
 		if c := p.card(d.Get("id").Int()); c != nil {
 			c.setResult(d)
+			p.finished(ctx, c)
 			ctx.Defer(func(app.Context) { c.drawHeatmap() })
+			// The thumbnail is made once, from the File; the card then holds no decoded film
+			// unless it is open.
+			c.makeThumb(func() { ctx.Dispatch(func(app.Context) {}) })
 		}
 	case "error":
 		p.pool.done(i)
 		if c := p.card(d.Get("id").Int()); c != nil {
-			c.fail(d.Get("message").String())
+			c.refuse(d)
+			c.noThumb = true
+			c.close()
+			p.finished(ctx, c)
 		}
 	}
+}
+
+// finished records a card's result or refusal: the batch's rate, the rows kept for a
+// reload, and the audit log.
+func (p *Page) finished(ctx app.Context, c *card) {
+	p.batchDone++
+	c.model = modelRef{Name: p.model.name, Version: p.model.version, SHA256: p.model.sha256}
+	saveResults(ctx, p.rows())
+	r := c.row()
+	op := p.model.info.point(p.operating)
+	verdict, _ := r.verdict(op.Name)
+	e := auditEntry{Time: r.Time, FileSHA256: r.FileSHA256, ModelSHA256: r.Model.SHA256, Operating: op.Name,
+		Score: r.score(), Verdict: verdictLabel(verdict), Gate: r.gateText()}
+	if r.Status == stageDone {
+		e.Prob = r.Prob
+	}
+	p.audit.add(e, func(msg string) { ctx.Dispatch(func(app.Context) { p.auditView.err = msg }) })
+	if p.auditView.open {
+		p.auditView.entries = append(p.auditView.entries, e)
+	}
+}
+
+// rows are the results table's rows: those kept from before a reload, then this load's.
+func (p *Page) rows() []resultRow {
+	rows := make([]resultRow, 0, len(p.restored)+len(p.cards))
+	rows = append(rows, p.restored...)
+	for _, c := range p.cards {
+		rows = append(rows, c.row())
+	}
+	return rows
+}
+
+// pending counts the files queued or being screened.
+func (p *Page) pending() int {
+	n := 0
+	for _, c := range p.cards {
+		if !c.row().finished() {
+			n++
+		}
+	}
+	return n
+}
+
+// cancelBatch drops the files no worker has yet; the ones being screened finish.
+func (p *Page) cancelBatch(ctx app.Context, e app.Event) {
+	for _, id := range p.pool.cancel() {
+		if c := p.card(id); c != nil {
+			c.stage = stageCancelled
+			c.finishedAt = time.Now()
+			c.close()
+		}
+	}
+	saveResults(ctx, p.rows())
+}
+
+// clearResults empties the table and the cards (not the audit log), once nothing is pending.
+func (p *Page) clearResults(ctx app.Context, e app.Event) {
+	if p.pending() > 0 {
+		return
+	}
+	for _, c := range p.cards {
+		c.close()
+	}
+	p.cards, p.restored = nil, nil
+	saveResults(ctx, nil)
+}
+
+func (p *Page) toggleAudit(ctx app.Context, e app.Event) {
+	p.auditView.open = !p.auditView.open
+	p.auditView.confirming = false
+	if p.auditView.open {
+		p.refreshAudit()
+	}
+}
+
+func (p *Page) refreshAudit() {
+	p.audit.list(func(entries []auditEntry, err string) {
+		p.ctx.Dispatch(func(app.Context) { p.auditView.entries, p.auditView.err = entries, err })
+	})
+}
+
+func (p *Page) exportAudit(ctx app.Context, e app.Event) {
+	p.auditView.csvURL = downloadURL(p.auditView.csvURL, "pneumoscan-audit.csv", "text/csv", auditCSV(p.auditView.entries))
+}
+
+func (p *Page) confirmClearAudit(ctx app.Context, e app.Event) {
+	p.auditView.confirming = false
+	p.audit.clear(func(err string) {
+		p.ctx.Dispatch(func(app.Context) { p.auditView.err = err })
+		p.refreshAudit()
+	})
 }
 
 func (p *Page) running() bool {
@@ -207,29 +319,31 @@ func (p *Page) card(id int) *card {
 	return nil
 }
 
-// addFiles reads each chosen or dropped file and queues it in the worker.
-func (p *Page) addFiles(ctx app.Context, files app.Value) {
-	for i := 0; i < files.Length(); i++ {
-		f := files.Index(i)
+// addFiles queues each chosen or dropped file in the worker pool. The File itself is queued
+// (the worker reads it when its turn comes), so a batch of hundreds holds no bytes waiting.
+func (p *Page) addFiles(files []app.Value) {
+	if p.pending() == 0 {
+		p.batchStart, p.batchDone = time.Now(), 0
+	}
+	for _, f := range files {
 		p.nextID++
-		c := &card{id: p.nextID, name: f.Get("name").String(), stage: stageQueued, opacity: 0.5, showHeatmap: true, worker: -1,
-			imageURL: app.Window().Get("URL").Call("createObjectURL", f).String()}
+		c := &card{id: p.nextID, name: f.Get("name").String(), file: f, stage: stageQueued, opacity: 0.5, showHeatmap: true, worker: -1}
+		if len(p.cards) < openCards {
+			c.open()
+		}
 		// Appended, not prepended: go-app diffs by position, and drawn canvases must stay put.
 		p.cards = append(p.cards, c)
-		var then app.Func
-		then = app.FuncOf(func(this app.Value, args []app.Value) any {
-			defer then.Release()
-			p.pool.add(job{id: c.id, name: c.name, buf: args[0]})
-			return nil
-		})
-		var fail app.Func
-		fail = app.FuncOf(func(this app.Value, args []app.Value) any {
-			defer fail.Release()
-			p.ctx.Dispatch(func(app.Context) { c.fail("reading the file failed: " + args[0].Call("toString").String()) })
-			return nil
-		})
-		f.Call("arrayBuffer").Call("then", then, fail)
+		p.pool.add(job{id: c.id, name: c.name, file: f})
 	}
+}
+
+// fileList is a FileList (or any array-like of Files) as a slice.
+func fileList(files app.Value) []app.Value {
+	out := make([]app.Value, 0, files.Length())
+	for i := 0; i < files.Length(); i++ {
+		out = append(out, files.Index(i))
+	}
+	return out
 }
 
 func (p *Page) Render() app.UI {
@@ -247,12 +361,22 @@ func (p *Page) Render() app.UI {
 			app.If(p.model.ready, operatingSelector(p.model.info, p.operating, p.onOperating)),
 			app.If(p.model.ready, dropZone(p.onFilesEvent, p.onDrop)),
 			app.If(p.model.ready, workerSelector(p.workers, p.pool.readyCount(), p.onWorkers)),
-			app.If(len(p.cards) > 0, batchProgress(p.cards)),
+			app.If(len(p.cards) > 0, batchProgress(p.cards, p.batchStart, p.batchDone, p.cancelBatch)),
+			// Always there, so what appears in it never moves the cards (go-app diffs by position).
+			app.Div().Class("results-wrap").Body(
+				app.If(len(p.restored)+len(p.cards) > 0, p.results.render(p.rows(), p.model.info.point(p.operating),
+					func(ctx app.Context, e app.Event) { p.results.exportCSV(p.rows(), p.model.info.point(p.operating)) },
+					func(ctx app.Context, e app.Event) { p.results.exportJSON(p.rows(), p.model.info.point(p.operating)) },
+					p.clearResults, p.pending() == 0)),
+			),
 			app.Div().Class("cards").Body(
 				app.Range(p.cards).Slice(func(i int) app.UI {
 					return p.cards[i].render(p.model.info, p.model.info.point(p.operating), p.crossCheck)
 				}),
 			),
+			p.auditView.render(p.toggleAudit, p.exportAudit,
+				func(ctx app.Context, e app.Event) { p.auditView.confirming = true }, p.confirmClearAudit,
+				func(ctx app.Context, e app.Event) { p.auditView.confirming = false }),
 		),
 		footer(p.model),
 	)
@@ -260,11 +384,17 @@ func (p *Page) Render() app.UI {
 
 func (p *Page) onFilesEvent(ctx app.Context, e app.Event) {
 	input := ctx.JSSrc()
-	p.addFiles(ctx, input.Get("files"))
+	files := fileList(input.Get("files"))
+	if input.Get("webkitdirectory").Bool() {
+		files = screenable(files)
+	}
+	p.addFiles(files)
 	input.Set("value", "") // so picking the same file again queues it again
 }
 
 func (p *Page) onDrop(ctx app.Context, e app.Event) {
 	e.PreventDefault()
-	p.addFiles(ctx, e.Get("dataTransfer").Get("files"))
+	droppedFiles(e.Get("dataTransfer"), func(files []app.Value) {
+		p.ctx.Dispatch(func(app.Context) { p.addFiles(files) })
+	})
 }

@@ -60,13 +60,21 @@ func modelLoader(m modelState) app.UI {
 }
 
 func dropZone(onFiles, onDrop app.EventHandler) app.UI {
-	return app.Label().Class("dropzone").ID("dropzone").
-		On("dragover", func(ctx app.Context, e app.Event) { e.PreventDefault() }).
-		On("drop", onDrop).
-		Body(
-			app.Span().Text("Drop chest X-rays here (DICOM, JPEG, PNG, TIFF, BMP, GIF, WebP), or click to choose files"),
-			app.Input().Type("file").ID("file-input").Accept(".dcm,.dicom,application/dicom,image/jpeg,image/png,image/tiff,image/bmp,image/gif,image/webp").Multiple(true).OnChange(onFiles),
-		)
+	return app.Div().Class("dropzone-wrap").Body(
+		app.Label().Class("dropzone").ID("dropzone").
+			On("dragover", func(ctx app.Context, e app.Event) { e.PreventDefault() }).
+			On("drop", onDrop).
+			Body(
+				app.Span().Text("Drop chest X-rays or folders of them here (DICOM, JPEG, PNG, TIFF, BMP, GIF, WebP), or click to choose files"),
+				app.Input().Type("file").ID("file-input").Accept(".dcm,.dicom,application/dicom,image/jpeg,image/png,image/tiff,image/bmp,image/gif,image/webp").Multiple(true).OnChange(onFiles),
+			),
+		// A folder is picked with its subfolders (webkitdirectory); its hidden and system
+		// files are skipped (folders.go).
+		app.Label().Class("folder-pick").For("folder-input").Body(
+			app.Text("Or choose a whole folder (subfolders included): "),
+			app.Input().Type("file").ID("folder-input").Attr("webkitdirectory", true).Multiple(true).OnChange(onFiles),
+		),
+	)
 }
 
 func footer(m modelState) app.UI {

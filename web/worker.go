@@ -40,12 +40,17 @@ func (iw *inferenceWorker) load(engine string) {
 	iw.w.Call("postMessage", msg)
 }
 
-// screen queues one file's bytes; the ArrayBuffer is transferred, not copied.
-func (iw *inferenceWorker) screen(id int, name string, buf app.Value) {
+// screen queues one file: a Blob (the File itself, which the worker reads when its turn
+// comes: cloning a File copies no bytes) or an ArrayBuffer, which is transferred, not copied.
+func (iw *inferenceWorker) screen(id int, name string, file app.Value) {
 	msg := app.Window().Get("Object").New()
 	msg.Set("type", "screen")
 	msg.Set("id", id)
 	msg.Set("name", name)
-	msg.Set("bytes", buf)
-	iw.w.Call("postMessage", msg, app.Window().Get("Array").New(buf))
+	msg.Set("bytes", file)
+	if file.InstanceOf(app.Window().Get("ArrayBuffer")) {
+		iw.w.Call("postMessage", msg, app.Window().Get("Array").New(file))
+		return
+	}
+	iw.w.Call("postMessage", msg)
 }

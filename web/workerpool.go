@@ -56,11 +56,12 @@ type poolWorker struct {
 	busy  int // the card id it screens, 0 when idle
 }
 
-// job is one file waiting for a worker: its card id, name and bytes.
+// job is one file waiting for a worker: its card id, name and the File (or its bytes).
+// The File is read by the worker when its turn comes, so a long queue holds no bytes.
 type job struct {
 	id   int
 	name string
-	buf  app.Value
+	file app.Value
 }
 
 func newWorkerPool(want int, onMessage func(i int, data app.Value), started func(id, worker int)) *workerPool {
@@ -142,6 +143,17 @@ func (p *workerPool) add(j job) {
 	p.pump()
 }
 
+// cancel drops the files not yet handed to a worker and returns their card ids; the files
+// the workers have go on to their result.
+func (p *workerPool) cancel() []int {
+	ids := make([]int, 0, len(p.queue))
+	for _, j := range p.queue {
+		ids = append(ids, j.id)
+	}
+	p.queue = nil
+	return ids
+}
+
 // done frees worker i after its file's result or error.
 func (p *workerPool) done(i int) {
 	p.workers[i].busy = 0
@@ -169,7 +181,7 @@ func (p *workerPool) pump() {
 			j := p.queue[0]
 			p.queue = p.queue[1:]
 			w.busy = j.id
-			w.w.screen(j.id, j.name, j.buf)
+			w.w.screen(j.id, j.name, j.file)
 			p.started(j.id, i)
 		}
 	}

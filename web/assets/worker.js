@@ -2,12 +2,15 @@
 // sha256, outside go-app's versioned cache), hands it to worker.wasm (Go: screen package)
 // and screens queued files one at a time, so the page's thread never runs the model.
 //
-// Page -> worker: {type:"load", engine?}; {type:"screen", id, name, bytes: ArrayBuffer}.
+// Page -> worker: {type:"load", engine?}; {type:"screen", id, name, bytes: ArrayBuffer or
+// Blob}. The page sends the File itself (a Blob: cloning it copies no bytes), so a queued
+// batch holds no file in memory; the worker reads it when its turn comes.
 // Worker -> page: {type:"progress", stage, loaded, total}; {type:"ready", name, version,
 // sha256, trained, thresholdName, thresholdValue, engine, metadata (JSON text)};
 // {type:"fatal", message}; {type:"stage", id, stage}; {type:"result", id, prob, positive,
 // decisions: [{name, verdict, text}], heatmap: ArrayBuffer RGBA, size, seconds, decodedAt,
-// wasmBytes}; {type:"error", id, message}.
+// wasmBytes, fileSha256}; {type:"error", id, message, fileSha256}. fileSha256 is the hex
+// SHA-256 of the file's bytes (for the page's audit log; "" when the file could not be read).
 // The thresholds come once, in "ready"; a result carries its verdict at each of them.
 // engine picks the wasm binary this worker runs: "" (the product, worker.wasm: convnet) or
 // "onnx-go" (refworker.wasm: the onnx-go reference, which the page starts only for a
@@ -122,26 +125,30 @@ async function drain() {
   try {
     while (queue.length > 0) {
       const job = queue.shift();
+      let fileSha256 = "";
       try {
         await loading;
         postMessage({ type: "stage", id: job.id, stage: "decoding" });
+        const bytes = job.bytes instanceof Blob ? await job.bytes.arrayBuffer() : job.bytes;
+        fileSha256 = await sha256(bytes);
         await new Promise((r) => setTimeout(r, 0)); // let the stage message go out first
         const t0 = performance.now();
         let decodedAt = 0;
-        const res = engine.screen(new Uint8Array(job.bytes), (stage) => {
+        const res = engine.screen(new Uint8Array(bytes), (stage) => {
           if (stage === "running") decodedAt = performance.timeOrigin + performance.now(); // screen.Running starts once the image is decoded
           postMessage({ type: "stage", id: job.id, stage });
         });
         if (res.error) {
-          postMessage({ type: "error", id: job.id, message: res.error });
+          postMessage({ type: "error", id: job.id, message: res.error, fileSha256 });
           continue;
         }
         res.seconds = (performance.now() - t0) / 1000;
         res.decodedAt = decodedAt;
         res.wasmBytes = memory ? memory.buffer.byteLength : 0;
+        res.fileSha256 = fileSha256;
         postMessage(Object.assign({ type: "result", id: job.id }, res), [res.heatmap]);
       } catch (err) {
-        postMessage({ type: "error", id: job.id, message: String(err && err.message ? err.message : err) });
+        postMessage({ type: "error", id: job.id, message: String(err && err.message ? err.message : err), fileSha256 });
       }
       await new Promise((r) => setTimeout(r, 0)); // take in newly queued files
     }
