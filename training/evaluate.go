@@ -14,9 +14,9 @@ import (
 	"pneumoscan/filmcheck"
 	"pneumoscan/imagedecode"
 	"pneumoscan/internal/cli"
+	"pneumoscan/internal/progress"
 	"pneumoscan/screen"
 	"pneumoscan/training/evalreport"
-	"pneumoscan/training/progress"
 )
 
 func runEvaluate(ctx context.Context, args []string, stdout, stderr io.Writer) error {

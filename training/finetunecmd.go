@@ -14,6 +14,7 @@ import (
 
 	"pneumoscan/atomicfile"
 	"pneumoscan/dataset"
+	"pneumoscan/internal/progress"
 	"pneumoscan/model"
 	"pneumoscan/modelfile"
 	"pneumoscan/training/backbone"
@@ -21,7 +22,6 @@ import (
 	"pneumoscan/training/features"
 	"pneumoscan/training/finetune"
 	"pneumoscan/training/head"
-	"pneumoscan/training/progress"
 )
 
 // runFinetune is `train --trainable-stages N` (N >= 1): the frozen part's

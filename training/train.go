@@ -15,12 +15,12 @@ import (
 	"time"
 
 	"pneumoscan/dataset"
+	"pneumoscan/internal/progress"
 	"pneumoscan/model"
 	"pneumoscan/modelfile"
 	"pneumoscan/resnet"
 	"pneumoscan/training/checkpoint"
 	"pneumoscan/training/head"
-	"pneumoscan/training/progress"
 )
 
 // Files of a run folder.

@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 
 	"pneumoscan/internal/cli"
+	"pneumoscan/internal/progress"
 	"pneumoscan/training/head"
-	"pneumoscan/training/progress"
 	"pneumoscan/training/tune"
 )
 

@@ -6,9 +6,9 @@ import (
 	"io"
 
 	"pneumoscan/dataset"
+	pbar "pneumoscan/internal/progress"
 	"pneumoscan/resnet"
 	"pneumoscan/training/features"
-	pbar "pneumoscan/training/progress"
 )
 
 // PrefixShape is the output of the stem and the first frozen stages (0..3) for an input of

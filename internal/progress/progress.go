@@ -1,5 +1,5 @@
 // Package progress draws a one-line text progress bar with rate and ETA, for
-// long loops on a terminal (the trainer writes it to stderr).
+// long loops on a terminal (the trainer and batchscreen write it to stderr).
 package progress
 
 import (
@@ -20,11 +20,12 @@ type Bar struct {
 	every time.Duration
 	now   func() time.Time
 
-	mu    sync.Mutex
-	done  int
-	start time.Time
-	drawn time.Time
-	ended bool
+	mu      sync.Mutex
+	done    int
+	skipped int // of done, steps that cost nothing (Skip): left out of the rate
+	start   time.Time
+	drawn   time.Time
+	ended   bool
 }
 
 // New starts a bar of total steps called unit ("img", "epoch") on w.
@@ -40,6 +41,17 @@ func (b *Bar) Add(n int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.done += n
+	b.draw(b.done >= b.total)
+}
+
+// Skip records n more steps done at no cost (work found done by an earlier run, a file
+// that is not an image): they count toward done/total but not toward the rate, so the
+// rate and the ETA are those of the real work.
+func (b *Bar) Skip(n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.done += n
+	b.skipped += n
 	b.draw(b.done >= b.total)
 }
 
@@ -78,14 +90,15 @@ func (b *Bar) line(now time.Time) string {
 	bar := strings.Repeat("=", full) + strings.Repeat(" ", b.width-full)
 	elapsed := now.Sub(b.start).Seconds()
 	rate, eta := "-", "-"
-	if elapsed > 0 && b.done > 0 {
-		r := float64(b.done) / elapsed
+	if worked := b.done - b.skipped; elapsed > 0 && worked > 0 {
+		r := float64(worked) / elapsed
 		rate = fmt.Sprintf("%.3g %s/s", r, b.unit)
 		if b.done < b.total {
 			eta = clock(time.Duration(float64(b.total-b.done) / r * float64(time.Second)))
-		} else {
-			eta = "done in " + clock(now.Sub(b.start))
 		}
+	}
+	if b.total > 0 && b.done >= b.total {
+		eta = "done in " + clock(now.Sub(b.start))
 	}
 	return fmt.Sprintf("%s [%s] %d/%d %s  ETA %s ", b.label, bar, b.done, b.total, rate, eta)
 }
