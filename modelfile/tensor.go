@@ -74,15 +74,16 @@ func shapeOf(t *onnxpb.TensorProto, want ...onnxpb.TensorProto_DataType) ([]int,
 	if err != nil {
 		return nil, 0, err
 	}
-	return dims, numel(dims), nil
-}
-
-func numel(dims []int) int {
+	// Every dimension is below 2^31, but their product can still wrap an int, and a
+	// wrapped count could match the stored bytes of a tensor far smaller than its shape.
 	n := 1
 	for _, d := range dims {
+		if d != 0 && n > math.MaxInt32/d {
+			return nil, 0, fmt.Errorf("tensor %q: shape %v has more than %d elements", t.Name, dims, math.MaxInt32)
+		}
 		n *= d
 	}
-	return n
+	return dims, n, nil
 }
 
 // Floats decodes a FLOAT tensor stored either in raw_data or in float_data, checking the
@@ -135,12 +136,15 @@ func intValues(t *onnxpb.TensorProto) ([]int32, error) {
 		return nil, err
 	}
 	signed := t.DataType == int32(onnxpb.TensorProto_INT8)
-	v := make([]int32, n)
+	// The count is checked against the values the file holds before anything is allocated:
+	// a shape alone (a few bytes of a forged file) must not size an allocation.
+	var v []int32
 	switch {
 	case t.RawData != nil:
 		if len(t.RawData) != n {
 			return nil, fmt.Errorf("tensor %q: %d raw bytes for %d elements", t.Name, len(t.RawData), n)
 		}
+		v = make([]int32, n)
 		for i, b := range t.RawData {
 			if signed {
 				v[i] = int32(int8(b))
@@ -149,7 +153,7 @@ func intValues(t *onnxpb.TensorProto) ([]int32, error) {
 			}
 		}
 	case len(t.Int32Data) == n:
-		copy(v, t.Int32Data)
+		v = append([]int32(nil), t.Int32Data...)
 	default:
 		return nil, fmt.Errorf("tensor %q: %d values for shape %v", t.Name, len(t.Int32Data), t.Dims)
 	}
