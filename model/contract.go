@@ -12,6 +12,10 @@
 //     Relu -> MatMul(head.fc2.weight [U,1]) + head.fc2.bias -> Sigmoid. Grad-CAM reads these
 //     four initializers by name.
 //   - metadata_props hold the keys below; values that are not plain strings are JSON.
+//
+// Contract version 2 adds the gate, orientation head and population check (gate.go): more
+// initializers, no node reads them, and the KeyGate metadata. A version-1 file is a
+// version-2 file without them.
 package model
 
 // Graph names fixed by the contract.
@@ -29,7 +33,8 @@ const (
 	FeatureChannels = 2048
 )
 
-// ContractVersion is written into every model file; readers refuse other versions.
+// ContractVersion is written into every model file without a gate; a file with one is
+// ContractVersionGate (gate.go). Readers refuse other versions.
 const ContractVersion = "1"
 
 // Metadata keys (ONNX metadata_props).

@@ -89,6 +89,10 @@ type Metadata struct {
 	// 1-5 from one hospital (Kermany et al. 2018)"; empty when the file does not say. It is
 	// optional: files written before it existed have no such key.
 	Population string `json:"population,omitempty"`
+	// Gate is the spec of the gate, orientation head and population check a contract-2 file
+	// carries (their tensors are initializers, read by modelfile.ReadGate); nil in a
+	// contract-1 file, which has none.
+	Gate *GateSpec `json:"gate,omitempty"`
 }
 
 // OperatingThreshold returns the threshold the screening decision uses.
@@ -152,6 +156,11 @@ func (m Metadata) Validate() error {
 			return err
 		}
 	}
+	if m.Gate != nil {
+		if err := m.Gate.Validate(); err != nil {
+			return err
+		}
+	}
 	_, err := m.OperatingThreshold()
 	return err
 }
@@ -172,6 +181,14 @@ func (m Metadata) Props() ([]*onnxpb.StringStringEntryProto, error) {
 	}
 	if m.Population != "" { // absent rather than empty, so older models encode as before
 		kv[KeyPopulation] = m.Population
+	}
+	if m.Gate != nil { // a gate makes the file contract 2; without one it stays byte for byte 1
+		kv[KeyContract] = ContractVersionGate
+		b, err := json.Marshal(m.Gate)
+		if err != nil {
+			return nil, fmt.Errorf("model metadata: %s: %w", KeyGate, err)
+		}
+		kv[KeyGate] = string(b)
 	}
 	for key, v := range map[string]any{
 		KeyPreprocess: m.Preprocess, KeyClasses: m.Classes, KeyThresholds: m.Thresholds, KeyMetrics: m.Metrics,
@@ -224,8 +241,12 @@ func ParseMetadata(props []*onnxpb.StringStringEntryProto) (Metadata, error) {
 	if !ok {
 		return Metadata{}, errors.New("not a pneumoscan model: its ONNX metadata has no " + KeyContract + " key")
 	}
-	if v != ContractVersion {
-		return Metadata{}, fmt.Errorf("model contract version %q is not supported (want %q)", v, ContractVersion)
+	if v != ContractVersion && v != ContractVersionGate {
+		return Metadata{}, fmt.Errorf("model contract version %q is not supported (want %q or %q)", v, ContractVersion, ContractVersionGate)
+	}
+	g, hasGate := kv[KeyGate]
+	if hasGate != (v == ContractVersionGate) {
+		return Metadata{}, fmt.Errorf("model metadata: contract version %q with%s %s: version 2 files carry a gate, version 1 files none", v, map[bool]string{true: "", false: "out"}[hasGate], KeyGate)
 	}
 	m := Metadata{
 		Name:        kv[KeyName],
@@ -233,6 +254,12 @@ func ParseMetadata(props []*onnxpb.StringStringEntryProto) (Metadata, error) {
 		Description: kv[KeyDescription],
 		Operating:   kv[KeyOperating],
 		Population:  kv[KeyPopulation],
+	}
+	if hasGate {
+		m.Gate = &GateSpec{}
+		if err := json.Unmarshal([]byte(g), m.Gate); err != nil {
+			return Metadata{}, fmt.Errorf("model metadata: %s: %w", KeyGate, err)
+		}
 	}
 	var err error
 	if m.Trained, err = strconv.ParseBool(kv[KeyTrained]); err != nil {
