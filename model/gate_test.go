@@ -45,7 +45,10 @@ func toyGate(t *testing.T) *Gate {
 
 func TestGateJudge(t *testing.T) {
 	g := toyGate(t)
-	noRerun := func(Orientation) ([]float32, error) { t.Fatal("rerun called for a film screened as supplied"); return nil, nil }
+	noRerun := func(Orientation) ([]float32, error) {
+		t.Fatal("rerun called for a film screened as supplied")
+		return nil, nil
+	}
 
 	upright := []float32{1, 0, 0, 0}
 	out, err := g.Judge(upright, noRerun)

@@ -28,6 +28,7 @@ func init() {
 		{Name: "train", Args: "[--data DIR] [--run DIR] [--backbone none|FILE] [--trainable-stages N] [--resume] ...", Summary: "scan, split, extract features, train the head (and the last N backbone stages), write the run's float model", Run: runTrain},
 		{Name: "tune", Args: "[--data DIR] [--run DIR] [--trials N] ...", Summary: "random search over head settings on the cached features, resumable", Run: runTune},
 		{Name: "export", Args: "[--run DIR] -o model.onnx [--version V]", Summary: "thresholds and temperature from validation into metadata, int8, atomically", Run: runExport},
+		{Name: "gate", Args: "--model FILE --data DIR --negatives DIR [--adult DIR] -o model.onnx [--out DIR]", Summary: "fit the not-a-chest-film gate, orientation head and population check on the model's features; write the contract-2 file and a report", Run: runGate},
 		{Name: "evaluate", Args: "--model FILE --data DIR [--out DIR]", Summary: "screen every image of a folder and write metrics.json/.md and plots", Run: runEvaluate},
 	}
 }
