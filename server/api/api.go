@@ -193,6 +193,31 @@ type ScreenResponse struct {
 	Width      int             `json:"width"`
 	Height     int             `json:"height"`
 	HeatmapPNG string          `json:"heatmap_png,omitempty"`
+	// Gate is the gate's verdict; "available": false (with a note) for a model file without one.
+	Gate GateInfo `json:"gate"`
+	// Correction says what was done to the film before screening it, e.g. "rotated 90 degrees
+	// counter-clockwise before screening"; absent when it was screened as supplied.
+	Correction string `json:"correction,omitempty"`
+	// Population places the film against the training films; absent without a gate.
+	Population *PopulationInfo `json:"population,omitempty"`
+}
+
+// GateInfo is screen.Gate in the API.
+type GateInfo struct {
+	Available bool    `json:"available"`
+	Note      string  `json:"note,omitempty"`
+	Frontal   float64 `json:"p_frontal_chest_xray,omitempty"`
+	Distance  float64 `json:"distance,omitempty"`
+}
+
+// PopulationInfo is screen.Population in the API: beyond the threshold, "inside" is false and
+// the warning says the score may not hold.
+type PopulationInfo struct {
+	Inside     bool    `json:"inside"`
+	Distance   float64 `json:"distance"`
+	Percentile float64 `json:"percentile"`
+	Threshold  float64 `json:"threshold"`
+	Warning    string  `json:"warning,omitempty"`
 }
 
 func (a *api) info(full bool) ModelInfo {
@@ -241,11 +266,20 @@ func (a *api) screen(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusUnprocessableEntity, fe.Error())
 			return
 		}
+		var re *screen.Refusal
+		if errors.As(err, &re) { // the gate: not a frontal chest X-ray, or of unsure orientation
+			writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": re.Message, "code": re.Code})
+			return
+		}
 		writeError(w, http.StatusInternalServerError, "screening failed: "+err.Error())
 		return
 	}
 	out := ScreenResponse{Prob: res.Prob, Positive: res.Positive, Verdict: res.Verdict, Threshold: res.Threshold, Model: a.info(false),
-		Width: res.Width, Height: res.Height}
+		Width: res.Width, Height: res.Height, Correction: res.Correction,
+		Gate: GateInfo{Available: res.Gate.Available, Note: res.Gate.Note, Frontal: res.Gate.Frontal, Distance: res.Gate.Distance}}
+	if p := res.Population; p != nil {
+		out.Population = &PopulationInfo{Inside: p.Inside, Distance: p.Distance, Percentile: p.Percentile, Threshold: p.Threshold, Warning: p.Warning}
+	}
 	if v := r.URL.Query().Get("heatmap"); v == "1" || v == "true" {
 		var b bytes.Buffer
 		if err := png.Encode(&b, res.HeatmapRGBA()); err != nil {
