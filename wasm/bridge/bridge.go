@@ -147,6 +147,16 @@ func (b *bridge) screen(this js.Value, args []js.Value) any {
 		o.Set("size", res.HeatmapSize)
 		o.Set("width", res.Width)
 		o.Set("height", res.Height)
+		// The gate's part (screen.Result): no gate in a contract-1 file, what was corrected,
+		// and whether the film is like the training population.
+		o.Set("gateAvailable", res.Gate.Available)
+		o.Set("gateNote", res.Gate.Note)
+		o.Set("correction", res.Correction)
+		if p := res.Population; p != nil {
+			o.Set("populationInside", p.Inside)
+			o.Set("populationPercentile", p.Percentile)
+			o.Set("populationWarning", p.Warning)
+		}
 		return o, nil
 	})
 }
