@@ -149,8 +149,16 @@ func (b *bridge) screen(this js.Value, args []js.Value) any {
 		o.Set("height", res.Height)
 		// The gate's part (screen.Result): no gate in a contract-1 file, what was corrected,
 		// and whether the film is like the training population.
+		gate := js.Global().Get("Object").New()
+		if res.Gate.Available {
+			gate.Set("verdict", "frontal chest X-ray")
+			gate.Set("text", res.Correction) // "" when screened as supplied
+		} else {
+			gate.Set("verdict", "not available")
+			gate.Set("text", res.Gate.Note)
+		}
+		o.Set("gate", gate)
 		o.Set("gateAvailable", res.Gate.Available)
-		o.Set("gateNote", res.Gate.Note)
 		o.Set("correction", res.Correction)
 		if p := res.Population; p != nil {
 			o.Set("populationInside", p.Inside)
