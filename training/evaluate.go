@@ -64,11 +64,13 @@ func runEvaluate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		r, err := s.Screen(data)
-		// Refused images (a file that does not decode, an image with no film to read) are
-		// skipped and listed, as the page and the API refuse them; any other error stops.
+		// Refused images (a file that does not decode, an image with no film to read, one the
+		// gate refuses) are skipped and listed, as the page and the API refuse them; any
+		// other error stops.
 		var bad *imagedecode.Error
 		var noFilm *filmcheck.Error
-		if errors.As(err, &bad) || errors.As(err, &noFilm) {
+		var refused *screen.Refusal // the gate of a contract-2 model
+		if errors.As(err, &bad) || errors.As(err, &noFilm) || errors.As(err, &refused) {
 			skipped = append(skipped, fmt.Sprintf("%s: %v", f, err))
 			bar.Add(1)
 			continue
