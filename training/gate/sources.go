@@ -159,14 +159,13 @@ func holdOut(negs []Negative, fraction float64, seed uint64) {
 		rng := rand.New(rand.NewPCG(seed, uint64(i)))
 		rng.Shuffle(len(srcs), func(a, b int) { srcs[a], srcs[b] = srcs[b], srcs[a] })
 		target := fraction * float64(total[c])
-		n := 0
-		for j, s := range srcs {
-			if j == len(srcs)-1 && n > 0 {
-				break // keep at least one source to fit on
-			}
+		n, taken := 0, 0
+		for _, s := range srcs {
 			k := bySource[s]
-			if abs(float64(n+k)-target) < abs(float64(n)-target) {
+			// Keep at least one source to fit on.
+			if taken < len(srcs)-1 && abs(float64(n+k)-target) < abs(float64(n)-target) {
 				n += k
+				taken++
 				held[s] = true
 			}
 		}
