@@ -106,12 +106,11 @@ func (t operatingPoint) bestRates() (r *rates, where string) {
 
 // meaning says in words what the verdict at t is worth, from the figures the model file records.
 func (t operatingPoint) meaning() string {
-	r, where := t.bestRates()
-	if r == nil {
-		return "How often the model is right at this operating point is not recorded in its file."
+	s := "How often the model is right at this operating point is not recorded in its file."
+	if r, where := t.bestRates(); r != nil {
+		s = fmt.Sprintf("At this operating point, the model finds %s pneumonias and flags %s normal films (%s).",
+			of100(r.Sensitivity), of100(1-r.Specificity), where)
 	}
-	s := fmt.Sprintf("At this operating point, the model finds %s pneumonias and flags %s normal films (%s).",
-		of100(r.Sensitivity), of100(1-r.Specificity), where)
 	if t.Indeterminate > 0 {
 		s += fmt.Sprintf(" Films scored within %s of the threshold are marked indeterminate instead.", percentPoints(t.Indeterminate))
 	}

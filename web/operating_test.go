@@ -32,7 +32,7 @@ func TestMeaningFromTheMetadata(t *testing.T) {
 		t.Errorf("meaning from validation: %q", got)
 	}
 	op.Validation, op.Indeterminate = nil, 0.05
-	if got := op.meaning(); !strings.Contains(got, "not recorded") {
+	if got := op.meaning(); !strings.Contains(got, "not recorded") || !strings.Contains(got, "within 5 percentage points") {
 		t.Errorf("meaning without figures: %q", got)
 	}
 	label := operatingPoint{Name: "youden", Value: 0.5784, Validation: &rates{Sensitivity: 0.9656, Specificity: 0.9801, Images: 782}}.label()
