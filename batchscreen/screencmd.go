@@ -17,6 +17,7 @@ import (
 	"pneumoscan/internal/cli"
 	"pneumoscan/internal/progress"
 	"pneumoscan/screen"
+	"pneumoscan/sgemm"
 )
 
 // stdin is where --list - reads; a variable so the tests can feed it.
@@ -132,8 +133,8 @@ func runScreen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "batchscreen: %s %s (sha256 %s) at %s %g; %d of %d files (%s); %d engines loaded in %.1f s; results in %s\n",
-		meta.Name, meta.Version, short(b.modelSHA), name, b.value, len(mine), listed, sh, n, time.Since(loadStart).Seconds(), *out)
+	fmt.Fprintf(stderr, "batchscreen: %s %s (sha256 %s) at %s %g; %d of %d files (%s); %d %s engines (%s kernel) loaded in %.1f s; results in %s\n",
+		meta.Name, meta.Version, short(b.modelSHA), name, b.value, len(mine), listed, sh, n, first.EngineName(), sgemm.Kernel(), time.Since(loadStart).Seconds(), *out)
 
 	bar := progress.New(stderr, "screening", len(mine), "img")
 	start := time.Now()
