@@ -18,13 +18,26 @@ import (
 	"pneumoscan/screen"
 )
 
-// noGate is the gate column of a model without a gate. The gate (issue 11: "is this a
-// frontal chest X-ray?", run on the same forward pass) will come with contract-2 model files
-// and a field of screen.Result; gateVerdict is the one place that will read it.
-const noGate = "no gate in this model"
+// The gate column (the gate: "is this a frontal chest X-ray?", on the same forward pass, in
+// contract-2 model files): what the gate said about the file.
+const (
+	noGate     = "no gate in this model" // a contract-1 model: nothing told a chest film from anything else
+	gatePassed = "frontal chest X-ray"   // screened; the words the page's card shows
+	popInside  = "inside"
+	popOutside = "outside"
+)
 
-// gateVerdict is what the model's gate said about a screened film.
-func gateVerdict(screen.Result) string { return noGate }
+// gateColumns are the gate, correction and population columns of a screened film.
+func gateColumns(res screen.Result) (gate, correction, population string) {
+	if !res.Gate.Available {
+		return noGate, "", ""
+	}
+	population = popInside
+	if res.Population != nil && !res.Population.Inside {
+		population = popOutside
+	}
+	return gatePassed, res.Correction, population
+}
 
 // batch is one run's fixed settings.
 type batch struct {
@@ -179,6 +192,7 @@ func (b *batch) screenOne(i int, e entry, s *screen.Screener) outcome {
 	res, err := s.Screen(data)
 	var bad *imagedecode.Error
 	var noFilm *filmcheck.Error
+	var refused *screen.Refusal
 	switch {
 	case errors.As(err, &bad):
 		if !e.Listed && notImage(bad, e.Path) {
@@ -188,6 +202,9 @@ func (b *batch) screenOne(i int, e entry, s *screen.Screener) outcome {
 		r.Error = oneLine(bad.UserMessage())
 	case errors.As(err, &noFilm):
 		r.Error = oneLine(noFilm.UserMessage())
+	case errors.As(err, &refused):
+		// The gate's refusal: its code in the gate column, its message as the error.
+		r.Error, r.Gate = oneLine(refused.UserMessage()), refused.Code
 	case err != nil:
 		// Not the file's fault (the engine, the model): stop rather than write a row a
 		// restart would then skip.
@@ -201,7 +218,7 @@ func (b *batch) screenOne(i int, e entry, s *screen.Screener) outcome {
 		}
 		p := d.Prob
 		r.Probability, r.Verdict, r.ThresholdValue = &p, string(d.Verdict), d.Threshold.Value
-		r.Gate = gateVerdict(res)
+		r.Gate, r.Correction, r.Population = gateColumns(res)
 	}
 	o.row = r
 	return o

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"pneumoscan/convnet"
+	"pneumoscan/imagedecode"
 	"pneumoscan/internal/testmodel"
 	"pneumoscan/model"
 	"pneumoscan/modelfile"
@@ -486,5 +487,76 @@ func TestList(t *testing.T) {
 	code, _, stderr := runCmd(t, "screen", "--model", modelPath, "--list", "x", root)
 	if code != 2 || !strings.Contains(stderr, "not both") {
 		t.Errorf("folder and list: exit %d, %q", code, stderr)
+	}
+}
+
+// gatedTiny is the tiny model with a gate (contract 2) that passes every film (refuse
+// false) or calls every image a photograph (refuse true); its orientation head is sure every
+// film is upright.
+func gatedTiny(t *testing.T, refuse bool) []byte {
+	t.Helper()
+	tiny := testmodel.Tiny(t)
+	s, err := screen.New(tiny, convnet.Engine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := imagedecode.Decode(testmodel.XRay(t, "normal-IM-0001-0001.jpeg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _, err := s.PooledFeatures(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := len(f)
+	p := model.GateParams{Dim: d, Mean: f, Basis: make([]float32, d), Variance: []float32{1, 1},
+		Weight: make([]float32, 2*d), Bias: []float32{2, 0},
+		OrientWeight: make([]float32, d*int(model.Orientations)), OrientBias: make([]float32, model.Orientations)}
+	p.Basis[0] = 1
+	p.OrientBias[model.Upright] = 20
+	if refuse {
+		p.Bias = []float32{0, 2}
+	}
+	q := make([]float64, 101)
+	for i := range q {
+		q[i] = float64(i)
+	}
+	out, _, err := modelfile.WithGate(tiny, p, func(m *model.Metadata) error {
+		m.Gate = &model.GateSpec{Classes: []string{model.FrontalClass, "photograph"}, Accept: 0.5, Correct: 0.9, Warn: 1e6, Quantiles: q}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestGatedModel: with a contract-2 model the gate column says what the gate said; an image
+// it refuses is a row with its message and code, and the batch goes on.
+func TestGatedModel(t *testing.T) {
+	root := fixtureTree(t, 0)
+	pass := filepath.Join(t.TempDir(), "pass")
+	mustRun(t, "screen", "--model", writeModel(t, gatedTiny(t, false)), "--out", pass, root)
+	rows := byFile(results(t, pass, shard{}))
+	for _, f := range []string{dicomChest, normalFilm, pneumoniaFilm} {
+		if r := rows[f]; r.Probability == nil || r.Gate != gatePassed || r.Population != popInside || r.Correction != "" {
+			t.Errorf("passing gate, %s: %+v", f, r)
+		}
+	}
+	if r := rows[brokenJPEG]; r.Gate != "" || r.Population != "" {
+		t.Errorf("a file that does not decode never reaches the gate: %+v", r)
+	}
+
+	refuse := filepath.Join(t.TempDir(), "refuse")
+	stdout, _ := mustRun(t, "screen", "--model", writeModel(t, gatedTiny(t, true)), "--out", refuse, root)
+	rows = byFile(results(t, refuse, shard{}))
+	if len(rows) != 6 || !strings.Contains(stdout, "6 refused or unreadable") {
+		t.Fatalf("refusing gate: %d rows; %s", len(rows), stdout)
+	}
+	for _, f := range []string{dicomChest, normalFilm, pneumoniaFilm} {
+		r := rows[f]
+		if r.Probability != nil || r.Gate != model.RefusedNotChest || !strings.Contains(r.Error, "does not look like a frontal chest X-ray (looks like: photograph)") {
+			t.Errorf("refusing gate, %s: %+v", f, r)
+		}
 	}
 }

@@ -17,8 +17,9 @@ import (
 )
 
 // row is one file's result, the same in both outputs. A screened file has Probability,
-// Verdict and Gate and no Error; a refused or unreadable one has Error (imagedecode's or
-// filmcheck's message for the user, or why it could not be read) and no Probability.
+// Verdict and Gate and no Error; a refused or unreadable one has Error (imagedecode's,
+// filmcheck's or the gate's message for the user, or why it could not be read) and no
+// Probability.
 type row struct {
 	File           string   `json:"file"`
 	SHA256         string   `json:"sha256"` // of the file's bytes; empty when it could not be read
@@ -26,13 +27,15 @@ type row struct {
 	Verdict        string   `json:"verdict"`   // model.Verdict: positive, negative, indeterminate
 	Threshold      string   `json:"threshold"` // the operating point's name ...
 	ThresholdValue float64  `json:"threshold_value"`
-	Gate           string   `json:"gate"` // the gate's verdict (gateVerdict)
+	Gate           string   `json:"gate"`       // the gate's verdict (gateColumns), or its refusal code
+	Correction     string   `json:"correction"` // what was done to the film before screening it ("" for nothing)
+	Population     string   `json:"population"` // inside or outside the training population ("" without a gate)
 	ModelSHA256    string   `json:"model_sha256"`
 	Error          string   `json:"error"`
 }
 
 // columns are the CSV header, in the order of row's fields.
-var columns = []string{"file", "sha256", "probability", "verdict", "threshold", "threshold_value", "gate", "model_sha256", "error"}
+var columns = []string{"file", "sha256", "probability", "verdict", "threshold", "threshold_value", "gate", "correction", "population", "model_sha256", "error"}
 
 // key says which work a row records: this file's bytes screened by this model. A restart
 // skips a file whose key is already in an output; a changed file (another sha256) is
@@ -60,7 +63,7 @@ var csvFormat = format{
 		if r.Probability != nil {
 			prob = formatFloat(*r.Probability)
 		}
-		if err := w.Write([]string{r.File, r.SHA256, prob, r.Verdict, r.Threshold, formatFloat(r.ThresholdValue), r.Gate, r.ModelSHA256, r.Error}); err != nil {
+		if err := w.Write([]string{r.File, r.SHA256, prob, r.Verdict, r.Threshold, formatFloat(r.ThresholdValue), r.Gate, r.Correction, r.Population, r.ModelSHA256, r.Error}); err != nil {
 			return nil, err
 		}
 		w.Flush()
@@ -73,7 +76,7 @@ var csvFormat = format{
 		if err != nil {
 			return row{}, err
 		}
-		r := row{File: f[0], SHA256: f[1], Verdict: f[3], Threshold: f[4], Gate: f[6], ModelSHA256: f[7], Error: f[8]}
+		r := row{File: f[0], SHA256: f[1], Verdict: f[3], Threshold: f[4], Gate: f[6], Correction: f[7], Population: f[8], ModelSHA256: f[9], Error: f[10]}
 		if f[2] != "" {
 			p, err := strconv.ParseFloat(f[2], 64)
 			if err != nil {
