@@ -91,6 +91,22 @@ clean:
 # benchmark only. BENCH_ARGS e.g. "-n 10 -runs 5".
 ORT_NODE_VERSION := 1.30.0
 BENCH_ARGS ?=
+# fuzz: every `go test -fuzz` target in turn, FUZZTIME each (docs/fuzzing.md has the runs and
+# findings). One worker by default (FUZZ_PARALLEL), so the machine stays usable; a crasher
+# is written under <package>/testdata/fuzz/<target>/ and stops the run.
+FUZZTIME ?= 10m
+FUZZ_PARALLEL ?= 1
+FUZZ_TARGETS := imagedecode:FuzzDecode imagedecode:FuzzDICOM preprocess:FuzzTensor \
+	model:FuzzParseMetadata modelfile:FuzzReadModel server/api:FuzzScreen
+
+.PHONY: fuzz
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name (./$$pkg, $(FUZZTIME))"; \
+		$(GO) test ./$$pkg -run XXX -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -parallel $(FUZZ_PARALLEL); \
+	done
+
 .PHONY: bench bench-train ort-node
 ort-node: ort-web
 

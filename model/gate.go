@@ -100,8 +100,10 @@ type GateSpec struct {
 	// refused whatever the classifier says; 0: no such rule.
 	RefuseDistance float64 `json:"refuse_distance"`
 	// Correct: a film whose most likely orientation is not upright, with probability >=
-	// Correct, is corrected and screened; below it the screener refuses, unsure.
+	// Correct, is corrected and screened. Below it, the film is refused as of unsure
+	// orientation when P(upright) < Unsure, and screened as supplied otherwise.
 	Correct float64 `json:"correct"`
+	Unsure  float64 `json:"unsure"`
 	// Warn: beyond this distance the film is outside the training population and its score is
 	// flagged (PopulationWarning).
 	Warn float64 `json:"warn"`
@@ -126,6 +128,8 @@ func (g *GateSpec) Validate() error {
 		return fmt.Errorf("model metadata: %s: accept %v outside (0,1)", KeyGate, g.Accept)
 	case !(g.Correct > 0 && g.Correct <= 1):
 		return fmt.Errorf("model metadata: %s: correct %v outside (0,1]", KeyGate, g.Correct)
+	case !(g.Unsure >= 0 && g.Unsure < 1):
+		return fmt.Errorf("model metadata: %s: unsure %v outside [0,1)", KeyGate, g.Unsure)
 	case !(g.RefuseDistance >= 0) || math.IsInf(g.RefuseDistance, 0):
 		return fmt.Errorf("model metadata: %s: refuse_distance %v must be finite and >= 0", KeyGate, g.RefuseDistance)
 	case !(g.Warn > 0) || math.IsInf(g.Warn, 0):
@@ -313,9 +317,19 @@ func (g *Gate) Percentile(d float64) float64 {
 type OrientationVerdict struct {
 	Probs []float64   // softmax over the Orientation classes
 	Most  Orientation // the most likely class
-	// Sure is true when Most is Upright, or is another class with probability >= Correct:
-	// the film can be screened (after Most.Correction()). False: refuse, unsure.
+	// Sure is true when Most is Upright, or is another class with probability >= Correct
+	// (the film is corrected from Most), or P(upright) >= Unsure (screened as supplied). False:
+	// refuse, unsure.
 	Sure bool
+}
+
+// Correction is the orientation to correct the film from: Most when it is sure of it,
+// Upright (none) otherwise.
+func (v OrientationVerdict) correction(correct float64) Orientation {
+	if v.Most != Upright && v.Probs[v.Most] >= correct {
+		return v.Most
+	}
+	return Upright
 }
 
 // Orient applies the orientation head to pooled features f.
@@ -327,7 +341,9 @@ func (g *Gate) Orient(f []float32) OrientationVerdict {
 			most = Orientation(i)
 		}
 	}
-	return OrientationVerdict{Probs: probs, Most: most, Sure: most == Upright || probs[most] >= g.Spec.Correct}
+	v := OrientationVerdict{Probs: probs, Most: most}
+	v.Sure = most == Upright || probs[most] >= g.Spec.Correct || probs[Upright] >= g.Spec.Unsure
+	return v
 }
 
 // GateVerdict is the gate's verdict on one image.
@@ -380,16 +396,12 @@ type Outcome struct {
 	// false beyond Spec.Warn.
 	Percentile float64
 	Inside     bool
+	corrected  Orientation
 }
 
 // Corrected is the orientation the image was corrected from before screening; Upright for
 // none.
-func (o Outcome) Corrected() Orientation {
-	if o.Orientation.Sure {
-		return o.Orientation.Most
-	}
-	return Upright
-}
+func (o Outcome) Corrected() Orientation { return o.corrected }
 
 // Message is the refusal in words for the person who chose the file; "" when not refused.
 func (o Outcome) Message() string {
@@ -419,7 +431,8 @@ func (g *Gate) Judge(f []float32, rerun func(Orientation) ([]float32, error)) (O
 			out.Refused = RefusedNotChest
 		}
 		return out, nil
-	case out.Orientation.Most != Upright:
+	case out.Orientation.correction(g.Spec.Correct) != Upright:
+		out.corrected = out.Orientation.Most
 		var err error
 		if f, err = rerun(out.Orientation.Most); err != nil {
 			return Outcome{}, err

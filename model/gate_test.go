@@ -36,7 +36,7 @@ func toyGate(t *testing.T) *Gate {
 	for i := range q {
 		q[i] = float64(i) / 50 // distances 0..2
 	}
-	g, err := NewGate(p, GateSpec{Classes: []string{FrontalClass, "photograph"}, Accept: 0.5, RefuseDistance: 10, Correct: 0.9, Warn: 1.5, Quantiles: q})
+	g, err := NewGate(p, GateSpec{Classes: []string{FrontalClass, "photograph"}, Accept: 0.5, RefuseDistance: 10, Correct: 0.9, Unsure: 0.3, Warn: 1.5, Quantiles: q})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +83,14 @@ func TestGateJudge(t *testing.T) {
 	if out.Refused != RefusedOrientation || !strings.Contains(out.Message(), "polarity inverted") {
 		t.Fatalf("unsure film: %+v %q; want refused for its orientation", out, out.Message())
 	}
+
+	// Leaning to inverted but not sure, with P(upright) above Unsure: screened as supplied.
+	g.Spec.Unsure = 0.1
+	out, _ = g.Judge(unsure, noRerun)
+	if out.Refused != "" || out.Corrected() != Upright {
+		t.Fatalf("film leaning to inverted, P(upright) %.2f >= Unsure: %+v; want screened as supplied", out.Orientation.Probs[Upright], out)
+	}
+	g.Spec.Unsure = 0.3
 
 	// Far from the training films: refused whatever the classifier says.
 	far := []float32{1, 0, 0, 0}

@@ -92,7 +92,7 @@ func Fit(s *Sets, cfg Config, th Thresholds) (*Fitted, error) {
 	if len(classes) < 2 || classes[0] != model.FrontalClass {
 		return nil, fmt.Errorf("gate: fit data has classes %q; want frontal films and at least one kind of negative", classes)
 	}
-	w, b, err := Softmax(x, d, labels, len(classes), cfg.L2, 300)
+	w, b, err := Softmax(x, d, labels, len(classes), cfg.L2, 1000)
 	if err != nil {
 		return nil, err
 	}
@@ -104,9 +104,28 @@ func Fit(s *Sets, cfg Config, th Thresholds) (*Fitted, error) {
 	for _, it := range ritems {
 		olabels = append(olabels, int(it.Orient))
 	}
-	ow, ob, err := Softmax(ox, d, olabels, int(model.Orientations), cfg.L2, 300)
-	if err != nil {
-		return nil, err
+	// The orientation head's L2 penalty is chosen on the validation films and their turned
+	// and inverted copies (mean log-loss, classes weighted equally).
+	vx, vitems := rows(s.Val, nil)
+	vlabels := make([]int, len(vitems))
+	if s.ValOrient != nil {
+		rx, ritems := rows(s.ValOrient, nil)
+		vx = append(vx, rx...)
+		for _, it := range ritems {
+			vlabels = append(vlabels, int(it.Orient))
+		}
+	}
+	var ow, ob []float32
+	best := math.Inf(1)
+	var orientL2 float64
+	for _, l2 := range []float64{1e-4, 1e-3, 1e-2, 1e-1} {
+		w, b, err := Softmax(ox, d, olabels, int(model.Orientations), l2, 1000)
+		if err != nil {
+			return nil, err
+		}
+		if loss := logLoss(vx, d, vlabels, int(model.Orientations), w, b); loss < best {
+			best, ow, ob, orientL2 = loss, w, b, l2
+		}
 	}
 	mean, basis, variance, err := Principal(up, d, min(cfg.Components, nUp-2, d-1))
 	if err != nil {
@@ -115,6 +134,7 @@ func Fit(s *Sets, cfg Config, th Thresholds) (*Fitted, error) {
 	p := model.GateParams{Dim: d, Mean: mean, Basis: basis, Variance: variance, Weight: w, Bias: b, OrientWeight: ow, OrientBias: ob}
 	// A provisional spec, to measure with before the thresholds are set.
 	spec := model.GateSpec{Classes: classes, Accept: 0.5, Correct: 1, Warn: 1, Quantiles: make([]float64, 101)}
+
 	g, err := model.NewGate(p, spec)
 	if err != nil {
 		return nil, err
@@ -128,7 +148,7 @@ func Fit(s *Sets, cfg Config, th Thresholds) (*Fitted, error) {
 	}
 	// Thresholds, on validation only.
 	valX, _ := rows(s.Val, nil)
-	var frontal, dist, uprightWorst []float64
+	var frontal, dist, uprightWorst, uprightP []float64
 	worst := 0.0
 	for i := range len(valX) / d {
 		f := valX[i*d : (i+1)*d]
@@ -136,6 +156,7 @@ func Fit(s *Sets, cfg Config, th Thresholds) (*Fitted, error) {
 		frontal = append(frontal, v.Frontal)
 		dist = append(dist, v.Distance)
 		o := g.Orient(f)
+		uprightP = append(uprightP, o.Probs[model.Upright])
 		if o.Most != model.Upright {
 			worst = math.Max(worst, o.Probs[o.Most])
 			uprightWorst = append(uprightWorst, o.Probs[o.Most])
@@ -150,11 +171,14 @@ func Fit(s *Sets, cfg Config, th Thresholds) (*Fitted, error) {
 	spec.RefuseDistance = th.DistanceMargin * maxDist
 	spec.Warn = Quantile(dist, th.Population)
 	spec.Correct = math.Max(th.CorrectFloor, math.Min(1, math.Nextafter(worst, 2)))
+	spec.Unsure = math.Min(0.5, Quantile(uprightP, th.FalseRefusals))
 	spec.Criteria = map[string]string{
 		"accept":          fmt.Sprintf("the %.1f%% quantile of P(frontal) over %d validation films, at most %.2f", 100*th.FalseRefusals, len(frontal), th.AcceptCap),
 		"refuse_distance": fmt.Sprintf("%.2f x the largest distance of %d validation films", th.DistanceMargin, len(dist)),
 		"warn":            fmt.Sprintf("the %.0f%% quantile of the distance over %d validation films (keeps %.0f%% inside)", 100*th.Population, len(dist), 100*th.Population),
 		"correct":         fmt.Sprintf("at least %.2f and above the largest non-upright probability of any of %d validation films (%d of them had one most likely)", th.CorrectFloor, len(frontal), len(uprightWorst)),
+		"unsure":          fmt.Sprintf("the %.1f%% quantile of P(upright) over %d validation films, at most 0.5", 100*th.FalseRefusals, len(uprightP)),
+		"orientation_l2":  fmt.Sprintf("%g, of 1e-4..0.1, by the log-loss on the validation films and their turned and inverted copies", orientL2),
 		"quantiles":       fmt.Sprintf("distances of the %d training films fitted on", nUp),
 	}
 	g, err = model.NewGate(p, spec)
@@ -162,4 +186,28 @@ func Fit(s *Sets, cfg Config, th Thresholds) (*Fitted, error) {
 		return nil, err
 	}
 	return &Fitted{Params: p, Spec: spec, Gate: g}, nil
+}
+
+// logLoss is the mean negative log-likelihood of labels under the softmax of x·W + b, each
+// class weighted equally.
+func logLoss(x []float32, d int, labels []int, classes int, w, b []float32) float64 {
+	count := make([]int, classes)
+	for _, l := range labels {
+		count[l]++
+	}
+	total := 0.0
+	for i, l := range labels {
+		logits := make([]float64, classes)
+		for c := range classes {
+			logits[c] = float64(b[c])
+		}
+		for j, v := range x[i*d : (i+1)*d] {
+			for c := range classes {
+				logits[c] += float64(v) * float64(w[j*classes+c])
+			}
+		}
+		p := model.Softmax(logits)
+		total += -math.Log(math.Max(p[l], 1e-12)) / float64(count[l])
+	}
+	return total / float64(classes)
 }

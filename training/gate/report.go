@@ -46,6 +46,8 @@ func (r *Report) Markdown() string {
 	fmt.Fprintf(&b, "| accept: P(frontal chest X-ray) >= | %.4g | %s |\n", s.Accept, s.Criteria["accept"])
 	fmt.Fprintf(&b, "| refuse: distance > | %.4g | %s |\n", s.RefuseDistance, s.Criteria["refuse_distance"])
 	fmt.Fprintf(&b, "| orientation: correct when P >= | %.4g | %s |\n", s.Correct, s.Criteria["correct"])
+	fmt.Fprintf(&b, "| orientation: refuse, unsure, when P(upright) < | %.4g | %s |\n", s.Unsure, s.Criteria["unsure"])
+	fmt.Fprintf(&b, "| orientation head L2 | | %s |\n", s.Criteria["orientation_l2"])
 	fmt.Fprintf(&b, "| population warning: distance > | %.4g | %s |\n\n", s.Warn, s.Criteria["warn"])
 	keys := make([]string, 0, len(r.Counts))
 	for k := range r.Counts {
