@@ -199,6 +199,12 @@ func TestHandler(t *testing.T) {
 			}
 		}
 	}
+	// The access line is written once the handler has returned, which can be just after the
+	// client has read its answer: wait for the last one (at most 5 s) before counting.
+	lines := func() int { mu.Lock(); defer mu.Unlock(); return strings.Count(logged.String(), "access: ") }
+	for deadline := time.Now().Add(5 * time.Second); lines() < len(checks) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if n := strings.Count(logged.String(), "\naccess: ") + 1; n != len(checks) || !strings.HasPrefix(logged.String(), "access: ") {
