@@ -48,6 +48,29 @@ const (
 	NotChestXray
 )
 
+// String is the Kind's code for programs (an API's error code, the page's refusal category).
+func (k Kind) String() string {
+	switch k {
+	case Empty:
+		return "empty"
+	case UnknownFormat:
+		return "unknown_format"
+	case Corrupt:
+		return "corrupt"
+	case TooSmall:
+		return "too_small"
+	case TooLarge:
+		return "too_large"
+	case NotXray:
+		return "not_xray"
+	case Unsupported:
+		return "unsupported"
+	case NotChestXray:
+		return "not_chest_xray"
+	}
+	return fmt.Sprintf("imagedecode.Kind(%d)", int(k))
+}
+
 // Error is every error Decode returns. Message is short and written for the person who chose
 // the file; Err, when set, is the underlying decoder error for logs. Neither ever holds patient
 // identifiers from a DICOM file.

@@ -84,6 +84,27 @@ func (e *Refusal) Error() string { return e.Message }
 // UserMessage is the message for the person who chose the file.
 func (e *Refusal) UserMessage() string { return e.Message }
 
+// RefusalCode is the code for programs of an image that was refused before it got a score,
+// whichever step refused it: the decoder (imagedecode.Kind: "corrupt", "unsupported", ...),
+// the film checks (filmcheck.Kind: "blank", "low_contrast", ...) or the gate (Refusal.Code:
+// "not_chest_xray", "orientation"). It is "" for any other error (the engine failing), which
+// is the program's fault, not the image's. The API and the page both name refusals by it.
+func RefusalCode(err error) string {
+	var de *imagedecode.Error
+	if errors.As(err, &de) {
+		return de.Kind.String()
+	}
+	var fe *filmcheck.Error
+	if errors.As(err, &fe) {
+		return fe.Kind.String()
+	}
+	var re *Refusal
+	if errors.As(err, &re) {
+		return re.Code
+	}
+	return ""
+}
+
 // HeatmapRGBA is the heatmap in the jet colours the page and the API draw it with.
 func (r Result) HeatmapRGBA() *image.RGBA { return gradcam.Jet(r.Heatmap, r.HeatmapSize) }
 

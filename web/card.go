@@ -244,7 +244,7 @@ func (c *card) render(m modelInfo, op operatingPoint, crossCheck func(*card)) ap
 	var result app.UI
 	switch c.stage {
 	case stageError:
-		result = app.P().Class("card-error").Text(c.err)
+		result = app.P().Class("card-error").DataSet("code", c.category).Text(c.err)
 	case stageDone:
 		d, ok := c.decisions[op.Name]
 		if !ok {

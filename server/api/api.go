@@ -28,7 +28,6 @@ import (
 	"strings"
 	"time"
 
-	"pneumoscan/filmcheck"
 	"pneumoscan/imagedecode"
 	"pneumoscan/model"
 	"pneumoscan/screen"
@@ -256,19 +255,17 @@ func (a *api) screen(w http.ResponseWriter, r *http.Request) {
 	httpserve.NoteUpload(r, hex.EncodeToString(sum[:]))
 	res, err := a.s.Screen(data)
 	if err != nil {
-		var de *imagedecode.Error
-		if errors.As(err, &de) {
-			writeError(w, decodeStatus(de.Kind), de.Error())
-			return
-		}
-		var fe *filmcheck.Error
-		if errors.As(err, &fe) { // blank, no contrast, too few gray levels, a strip: as a colour picture
-			writeError(w, http.StatusUnprocessableEntity, fe.Error())
-			return
-		}
-		var re *screen.Refusal
-		if errors.As(err, &re) { // the gate: not a frontal chest X-ray, or of unsure orientation
-			writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": re.Message, "code": re.Code})
+		// A refused image: {"error": message, "code": screen.RefusalCode}; the decoder's
+		// kinds keep their own statuses (400 empty, 415 unknown format), the film checks
+		// (blank, no contrast, ...) and the gate (not a frontal chest X-ray, orientation
+		// unsure) answer 422.
+		if code := screen.RefusalCode(err); code != "" {
+			status := http.StatusUnprocessableEntity
+			var de *imagedecode.Error
+			if errors.As(err, &de) {
+				status = decodeStatus(de.Kind)
+			}
+			writeJSON(w, status, map[string]string{"error": err.Error(), "code": code})
 			return
 		}
 		writeError(w, http.StatusInternalServerError, "screening failed: "+err.Error())

@@ -139,25 +139,25 @@ func TestBadInput(t *testing.T) {
 		name, ctype string
 		body        []byte
 		status      int
-		msg         string
+		msg, code   string // code: the refusal code the answer carries ("" for none)
 	}{
-		{"text", "text/plain", []byte("not an image"), 415, "accepted formats are DICOM, JPEG, PNG"},
-		{"empty", "image/jpeg", nil, 400, "empty"},
-		{"truncated", "image/jpeg", img[:len(img)/3], 422, "damaged or incomplete"},
-		{"tiny", "image/png", tiny.Bytes(), 422, "too small (10x10"},
-		{"black", "image/png", black.Bytes(), 422, "almost uniform"},
-		{"strip", "image/png", strip.Bytes(), 422, "6.7 times wider than high"},
-		{"two levels", "image/png", twoLevel.Bytes(), 422, "only 2 shades of gray"},
-		{"too big", "application/octet-stream", make([]byte, MaxBody+1), 413, "larger than the 64 MB limit"},
-		{"no image field", mw.FormDataContentType(), noField.Bytes(), 400, `no "image" field`},
+		{"text", "text/plain", []byte("not an image"), 415, "accepted formats are DICOM, JPEG, PNG", "unknown_format"},
+		{"empty", "image/jpeg", nil, 400, "empty", "empty"},
+		{"truncated", "image/jpeg", img[:len(img)/3], 422, "damaged or incomplete", "corrupt"},
+		{"tiny", "image/png", tiny.Bytes(), 422, "too small (10x10", "too_small"},
+		{"black", "image/png", black.Bytes(), 422, "almost uniform", "blank"},
+		{"strip", "image/png", strip.Bytes(), 422, "6.7 times wider than high", "extreme_aspect"},
+		{"two levels", "image/png", twoLevel.Bytes(), 422, "only 2 shades of gray", "few_gray_levels"},
+		{"too big", "application/octet-stream", make([]byte, MaxBody+1), 413, "larger than the 64 MB limit", ""},
+		{"no image field", mw.FormDataContentType(), noField.Bytes(), 400, `no "image" field`, ""},
 	} {
 		res, err := http.Post(srv.URL+"/api/v1/screen", c.ctype, bytes.NewReader(c.body))
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := decode[map[string]string](t, res)
-		if res.StatusCode != c.status || !strings.Contains(got["error"], c.msg) {
-			t.Errorf("%s: %d %q; want %d and a message containing %q", c.name, res.StatusCode, got["error"], c.status, c.msg)
+		if res.StatusCode != c.status || !strings.Contains(got["error"], c.msg) || got["code"] != c.code {
+			t.Errorf("%s: %d %q code %q; want %d, a message containing %q and code %q", c.name, res.StatusCode, got["error"], got["code"], c.status, c.msg, c.code)
 		}
 	}
 	res, err := http.Get(srv.URL + "/api/v1/nothing")

@@ -55,6 +55,9 @@ func bytesArg(args []js.Value) ([]byte, error) {
 func errorObject(err error) js.Value {
 	o := js.Global().Get("Object").New()
 	o.Set("error", err.Error())
+	if code := screen.RefusalCode(err); code != "" { // why the image was refused, as the API names it
+		o.Set("code", code)
+	}
 	return o
 }
 

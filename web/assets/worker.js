@@ -139,7 +139,7 @@ async function drain() {
           postMessage({ type: "stage", id: job.id, stage });
         });
         if (res.error) {
-          postMessage({ type: "error", id: job.id, message: res.error, fileSha256 });
+          postMessage({ type: "error", id: job.id, message: res.error, category: res.code || "", fileSha256 });
           continue;
         }
         res.seconds = (performance.now() - t0) / 1000;
