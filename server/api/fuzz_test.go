@@ -98,8 +98,14 @@ func FuzzScreen(f *testing.F) {
 		}
 		if code != http.StatusOK {
 			var e map[string]string
-			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e["error"] == "" || len(e) != 1 {
+			// A refusal is {"error": message} or, for a refused image,
+			// {"error": message, "code": refusal code}; nothing else.
+			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e["error"] == "" {
 				t.Fatalf("status %d answer is not {\"error\": ...}: %s (%v)", code, rec.Body.Bytes(), err)
+			}
+			_, hasCode := e["code"]
+			if len(e) > 2 || (len(e) == 2 && !hasCode) || (hasCode && e["code"] == "") {
+				t.Fatalf("status %d answer has fields other than error and a code: %s", code, rec.Body.Bytes())
 			}
 		} else {
 			var r ScreenResponse
