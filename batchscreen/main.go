@@ -14,35 +14,14 @@
 // Run "go run ./batchscreen screen -h" for the flags.
 package main
 
-import (
-	"context"
-	"io"
-	"os"
-	"os/signal"
-	"syscall"
+import "pneumoscan/internal/cli"
 
-	"pneumoscan/internal/cli"
-)
-
-var program = cli.Program{Name: "batchscreen", Invocation: "go run ./batchscreen"}
-
-// init fills the table: the commands' flag sets read it for their usage lines, so a plain
-// initializer would be a cycle.
-func init() {
-	program.Commands = []cli.Command{
-		{Name: "screen", Args: "[--model FILE] [--out DIR] [--workers N] [--shard i/n] [--threshold NAME] [--restart] FOLDER | --list FILE|-", Summary: "screen every image of a folder tree (or of a list of files) into CSV and JSON Lines, resumable and shardable", Run: runScreen},
-	}
-}
+var program = cli.Program{Name: "batchscreen", Invocation: "go run ./batchscreen", Commands: []cli.Command{
+	{Name: "screen", Args: "[--model FILE] [--out DIR] [--workers N] [--shard i/n] [--threshold NAME] [--restart] FOLDER | --list FILE|-", Summary: "screen every image of a folder tree (or of a list of files) into CSV and JSON Lines, resumable and shardable", Run: runScreen},
+}}
 
 func main() {
 	// Ctrl-C or SIGTERM (a Kubernetes pod being stopped) cancels the context: the rows
 	// written so far are whole and synced, and a restart goes on from them.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
-
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return program.Run(ctx, args, stdout, stderr)
+	program.Main(true)
 }

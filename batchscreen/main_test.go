@@ -29,7 +29,7 @@ import (
 // the test binary started with BATCHSCREEN_TEST_MAIN=1 is batchscreen itself.
 func TestMain(m *testing.M) {
 	if os.Getenv("BATCHSCREEN_TEST_MAIN") == "1" {
-		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+		os.Exit(program.Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }
@@ -100,7 +100,7 @@ func writeModel(t *testing.T, data []byte) string {
 func runCmd(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(context.Background(), args, &out, &errb)
+	code := program.Run(context.Background(), args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,8 +24,7 @@ import (
 // stdin is where --list - reads; a variable so the tests can feed it.
 var stdin io.Reader = os.Stdin
 
-func runScreen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := program.Flags("screen", stderr)
+func runScreen(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	modelPath := fs.String("model", "models/default.onnx", "model file")
 	list := fs.String("list", "", "screen the files this text file lists, one path per line (- for stdin), instead of a folder")
 	out := fs.String("out", "results", "folder for the results (created if missing): results.csv and results.jsonl, or results-IIIII-of-NNNNN.* for a shard")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 
@@ -14,8 +15,7 @@ import (
 	"pneumoscan/resnet"
 )
 
-func runBuild(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := program.Flags("build", stderr)
+func runBuild(_ context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	backbone := fs.String("backbone", "", "torchvision ResNet50 ONNX export (required)")
 	headFile := fs.String("head", "", "ONNX file holding the head initializers head.fc1.weight/bias, head.fc2.weight/bias (e.g. a contract model); its metadata is kept when it has some. Default: a random head")
 	out := cli.OutputModel(fs, "")
@@ -70,8 +70,7 @@ func runBuild(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	return writeModel(*out, b, h, md, !*fp32, stdout)
 }
 
-func runQuantize(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := program.Flags("quantize", stderr)
+func runQuantize(_ context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	out := cli.OutputModel(fs, "")
 	pos, err := cli.ParseInterspersed(fs, args)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"pneumoscan/atomicfile"
@@ -37,8 +38,7 @@ func demoMetadata() model.Metadata {
 	}
 }
 
-func runDemo(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := program.Flags("demo", stderr)
+func runDemo(_ context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	// -o has no default: the old default, models/default.onnx, replaced the shipped trained
 	// model with this untrained one.
 	out := cli.OutputModel(fs, "")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,8 +21,7 @@ func sha256Hex(data []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func runInspect(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := program.Flags("inspect", stderr)
+func runInspect(_ context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	pos, err := cli.ParseInterspersed(fs, args)
 	if err != nil {
 		return err

@@ -9,32 +9,17 @@
 // Run "go run ./modelconv help" for the list of commands.
 package main
 
-import (
-	"context"
-	"io"
-	"os"
-	"pneumoscan/internal/cli"
-)
+import "pneumoscan/internal/cli"
 
-var program = cli.Program{Name: "modelconv", Invocation: "go run ./modelconv"}
-
-// init fills the table: the commands' flag sets read it for their usage lines, so a plain
-// initializer would be a cycle.
-func init() {
-	program.Commands = []cli.Command{
-		{Name: "demo", Args: "[-o models/default.onnx] [--fp32]", Summary: "write the untrained demonstration ResNet50 model (random weights, fixed seed)", Run: runDemo},
-		{Name: "build", Args: "--backbone resnet50.onnx [--head head.onnx] -o out.onnx [--fp32]", Summary: "make a model from a torchvision ResNet50 ONNX export", Run: runBuild},
-		{Name: "quantize", Args: "in.onnx -o out.onnx", Summary: "store a float32 model's Conv and MatMul weights as int8 per channel", Run: runQuantize},
-		{Name: "metadata", Args: "in.onnx -o out.onnx [--validation-from-metrics] [--test-report metrics.json] [--population TEXT] [--indeterminate NAME=HALFWIDTH]", Summary: "rewrite only a model's metadata (weights checked unchanged): validation rates, test figures, population, indeterminate band", Run: runMetadata},
-		{Name: "inspect", Args: "file.onnx", Summary: "print a model's metadata, sizes, operator counts and sha256", Run: runInspect},
-		{Name: "parity", Args: "--fp32 a.onnx --int8 b.onnx | --model m.onnx --engines onnx-go,convnet; --data DIR [--limit N]", Summary: "screen a folder of images with two models (or two engines) and compare", Run: runParity},
-	}
-}
+var program = cli.Program{Name: "modelconv", Invocation: "go run ./modelconv", Commands: []cli.Command{
+	{Name: "demo", Args: "[-o models/default.onnx] [--fp32]", Summary: "write the untrained demonstration ResNet50 model (random weights, fixed seed)", Run: runDemo},
+	{Name: "build", Args: "--backbone resnet50.onnx [--head head.onnx] -o out.onnx [--fp32]", Summary: "make a model from a torchvision ResNet50 ONNX export", Run: runBuild},
+	{Name: "quantize", Args: "in.onnx -o out.onnx", Summary: "store a float32 model's Conv and MatMul weights as int8 per channel", Run: runQuantize},
+	{Name: "metadata", Args: "in.onnx -o out.onnx [--validation-from-metrics] [--test-report metrics.json] [--population TEXT] [--indeterminate NAME=HALFWIDTH]", Summary: "rewrite only a model's metadata (weights checked unchanged): validation rates, test figures, population, indeterminate band", Run: runMetadata},
+	{Name: "inspect", Args: "file.onnx", Summary: "print a model's metadata, sizes, operator counts and sha256", Run: runInspect},
+	{Name: "parity", Args: "--fp32 a.onnx --int8 b.onnx | --model m.onnx --engines onnx-go,convnet; --data DIR [--limit N]", Summary: "screen a folder of images with two models (or two engines) and compare", Run: runParity},
+}}
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-func run(args []string, stdout, stderr io.Writer) int {
-	return program.Run(context.Background(), args, stdout, stderr)
+	program.Main(false)
 }

@@ -2,13 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
+
+// run runs modelconv on args as main does (main runs it with a plain context too).
+func run(args []string, stdout, stderr io.Writer) int {
+	return program.Run(context.Background(), args, stdout, stderr)
+}
 
 func TestHelpAndUnknownCommand(t *testing.T) {
 	var out, errb bytes.Buffer

@@ -23,8 +23,7 @@ import (
 // val_sensitivity_<name> / val_specificity_<name> metrics (the form trainers wrote before
 // thresholds carried them), the test figures of a `training evaluate` report, the population
 // in words, and an indeterminate band.
-func runMetadata(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := program.Flags("metadata", stderr)
+func runMetadata(_ context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	out := cli.OutputModel(fs, "")
 	fromMetrics := fs.Bool("validation-from-metrics", false, "move each threshold's val_sensitivity_<name>/val_specificity_<name> metrics into its validation rates")
 	report := fs.String("test-report", "", "metrics.json of `training evaluate` on a test split: its figures at each threshold, its AUC and interval")

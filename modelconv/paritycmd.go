@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,8 +19,7 @@ import (
 // runParity compares two scorers image by image: a float32 and an int8 model file (what
 // quantization changes), or one model file run by two engines (what the fast engine changes
 // against the onnx-go reference).
-func runParity(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := program.Flags("parity", stderr)
+func runParity(_ context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	fp32 := fs.String("fp32", "", "float32 model file (with --int8)")
 	int8 := fs.String("int8", "", "int8 model file (with --fp32)")
 	modelPath := fs.String("model", "", "one model file, run by both --engines (instead of --fp32/--int8)")

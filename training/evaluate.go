@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,8 +20,7 @@ import (
 	"pneumoscan/training/evalreport"
 )
 
-func runEvaluate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := program.Flags("evaluate", stderr)
+func runEvaluate(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	modelPath := fs.String("model", "", "model file to evaluate (required)")
 	data := fs.String("data", "", "folder with NORMAL/ and PNEUMONIA/ sub-folders, or a data set root whose test/ has them (required)")
 	out := fs.String("out", "runs/eval", "folder for metrics.json, metrics.md and the plots")

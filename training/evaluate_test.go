@@ -43,7 +43,7 @@ func TestEvaluateSkipsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"evaluate", "--model", model, "--data", dir, "--out", filepath.Join(t.TempDir(), "eval")}, &out, &errb); code != 0 {
+	if code := program.Run(context.Background(), []string{"evaluate", "--model", model, "--data", dir, "--out", filepath.Join(t.TempDir(), "eval")}, &out, &errb); code != 0 {
 		t.Fatalf("evaluate: exit %d\n%s%s", code, out.String(), errb.String())
 	}
 	if !strings.Contains(out.String(), "2 images (2 skipped)") {
@@ -80,7 +80,7 @@ func TestEvaluateReadsDICOM(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"evaluate", "--model", model, "--data", dir, "--out", filepath.Join(t.TempDir(), "eval")}, &out, &errb); code != 0 {
+	if code := program.Run(context.Background(), []string{"evaluate", "--model", model, "--data", dir, "--out", filepath.Join(t.TempDir(), "eval")}, &out, &errb); code != 0 {
 		t.Fatalf("evaluate: exit %d\n%s%s", code, out.String(), errb.String())
 	}
 	if !strings.Contains(out.String(), "3 images (1 skipped)") {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -17,8 +18,7 @@ import (
 	"pneumoscan/training/operating"
 )
 
-func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := program.Flags("export", stderr)
+func runExport(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	run := fs.String("run", "runs/head", "run folder written by `training train`")
 	out := cli.OutputModel(fs, "")
 	name, version := cli.ModelNaming(fs, "pneumoscan-resnet50", "")

@@ -85,7 +85,7 @@ func TestGateCommand(t *testing.T) {
 		"--workers", "1", "--train-images", "0", "--orient-images", "30", "--eval-rotations", "5", "--synthetic", "54",
 		"--per-source", "0", "--val-images", "0", "--components", "8", "--hold-out", "0.5"}
 	var stdout, stderr bytes.Buffer
-	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+	if code := program.Run(context.Background(), args, &stdout, &stderr); code != 0 {
 		t.Fatalf("gate: exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
 	t.Log(stdout.String())
@@ -154,7 +154,7 @@ func TestGateCommand(t *testing.T) {
 	// A rerun reads every feature back from the cache.
 	stdout.Reset()
 	stderr.Reset()
-	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+	if code := program.Run(context.Background(), args, &stdout, &stderr); code != 0 {
 		t.Fatalf("rerun: exit %d\n%s", code, stderr.String())
 	}
 	if strings.Contains(stderr.String(), "features ") {

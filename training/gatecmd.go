@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,8 +19,7 @@ import (
 	"pneumoscan/training/gate"
 )
 
-func runGate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := program.Flags("gate", stderr)
+func runGate(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	modelPath := fs.String("model", "", "contract model file whose backbone gives the features (required)")
 	data := fs.String("data", "", "Kermany data set root with train/ and test/ (required)")
 	negs := fs.String("negatives", "", "not_cxr folder with MANIFEST.csv (required)")

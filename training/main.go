@@ -10,38 +10,18 @@
 // model and run.json. Run "go run ./training help" for the commands.
 package main
 
-import (
-	"context"
-	"io"
-	"os"
-	"os/signal"
-	"pneumoscan/internal/cli"
-	"syscall"
-)
+import "pneumoscan/internal/cli"
 
-var program = cli.Program{Name: "training", Invocation: "go run ./training"}
-
-// init fills the table: the commands' flag sets read it for their usage lines, so a plain
-// initializer would be a cycle.
-func init() {
-	program.Commands = []cli.Command{
-		{Name: "train", Args: "[--data DIR] [--run DIR] [--backbone none|FILE] [--trainable-stages N] [--resume] ...", Summary: "scan, split, extract features, train the head (and the last N backbone stages), write the run's float model", Run: runTrain},
-		{Name: "tune", Args: "[--data DIR] [--run DIR] [--trials N] ...", Summary: "random search over head settings on the cached features, resumable", Run: runTune},
-		{Name: "export", Args: "[--run DIR] -o model.onnx [--version V]", Summary: "thresholds and temperature from validation into metadata, int8, atomically", Run: runExport},
-		{Name: "gate", Args: "--model FILE --data DIR --negatives DIR [--adult DIR] -o model.onnx [--out DIR]", Summary: "fit the not-a-chest-film gate, orientation head and population check on the model's features; write the contract-2 file and a report", Run: runGate},
-		{Name: "evaluate", Args: "--model FILE --data DIR [--out DIR]", Summary: "screen every image of a folder and write metrics.json/.md and plots", Run: runEvaluate},
-	}
-}
+var program = cli.Program{Name: "training", Invocation: "go run ./training", Commands: []cli.Command{
+	{Name: "train", Args: "[--data DIR] [--run DIR] [--backbone none|FILE] [--trainable-stages N] [--resume] ...", Summary: "scan, split, extract features, train the head (and the last N backbone stages), write the run's float model", Run: runTrain},
+	{Name: "tune", Args: "[--data DIR] [--run DIR] [--trials N] ...", Summary: "random search over head settings on the cached features, resumable", Run: runTune},
+	{Name: "export", Args: "[--run DIR] -o model.onnx [--version V]", Summary: "thresholds and temperature from validation into metadata, int8, atomically", Run: runExport},
+	{Name: "gate", Args: "--model FILE --data DIR --negatives DIR [--adult DIR] -o model.onnx [--out DIR]", Summary: "fit the not-a-chest-film gate, orientation head and population check on the model's features; write the contract-2 file and a report", Run: runGate},
+	{Name: "evaluate", Args: "--model FILE --data DIR [--out DIR]", Summary: "screen every image of a folder and write metrics.json/.md and plots", Run: runEvaluate},
+}}
 
 func main() {
 	// Ctrl-C or SIGTERM cancels the context: the commands stop at the next
 	// safe point, save what they have, and say how to go on.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
-
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return program.Run(ctx, args, stdout, stderr)
+	program.Main(true)
 }

@@ -83,7 +83,7 @@ func synthData(t *testing.T) string {
 func runCmd(t *testing.T, args ...string) string {
 	t.Helper()
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), args, &out, &errb); code != 0 {
+	if code := program.Run(context.Background(), args, &out, &errb); code != 0 {
 		t.Fatalf("%s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
 	}
 	return out.String()
@@ -91,23 +91,23 @@ func runCmd(t *testing.T, args ...string) string {
 
 func TestHelpAndUsageErrors(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"help"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "export") {
+	if code := program.Run(context.Background(), []string{"help"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "export") {
 		t.Errorf("help: code %d, %q", code, errb.String())
 	}
 	errb.Reset()
-	if code := run(context.Background(), []string{"frobnicate"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), `unknown command "frobnicate"`) {
+	if code := program.Run(context.Background(), []string{"frobnicate"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), `unknown command "frobnicate"`) {
 		t.Errorf("unknown: code %d, %q", code, errb.String())
 	}
 	errb.Reset()
-	if code := run(context.Background(), []string{"train", "-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-resume") {
+	if code := program.Run(context.Background(), []string{"train", "-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-resume") {
 		t.Errorf("train -h: code %d, %q", code, errb.String())
 	}
 	errb.Reset()
-	if code := run(context.Background(), []string{"export", "--run", t.TempDir()}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "-o and --version") {
+	if code := program.Run(context.Background(), []string{"export", "--run", t.TempDir()}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "-o and --version") {
 		t.Errorf("export without -o: code %d, %q", code, errb.String())
 	}
 	errb.Reset()
-	if code := run(context.Background(), []string{"evaluate", "--model", "x.onnx", "--data", t.TempDir()}, &out, &errb); code != 1 {
+	if code := program.Run(context.Background(), []string{"evaluate", "--model", "x.onnx", "--data", t.TempDir()}, &out, &errb); code != 1 {
 		t.Errorf("evaluate of a missing model: code %d, %q", code, errb.String())
 	}
 }
@@ -125,7 +125,7 @@ func TestSmokeTrainExportScreen(t *testing.T) {
 
 	// A second train into the same run folder must not overwrite it.
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), append([]string{"train", "--run", runA, "--epochs", "2", "--units", "16"}, common...), &out, &errb); code != 1 || !strings.Contains(errb.String(), "--resume") {
+	if code := program.Run(context.Background(), append([]string{"train", "--run", runA, "--epochs", "2", "--units", "16"}, common...), &out, &errb); code != 1 || !strings.Contains(errb.String(), "--resume") {
 		t.Errorf("second train into a run folder: code %d, %q", code, errb.String())
 	}
 
@@ -168,7 +168,7 @@ func TestSmokeTrainExportScreen(t *testing.T) {
 		t.Errorf("tune output %q", table)
 	}
 	errb.Reset()
-	if code := run(context.Background(), append(tuneArgs, "--trials", "4"), &out, &errb); code != 0 || !strings.Contains(errb.String(), "3 trial(s) already done") {
+	if code := program.Run(context.Background(), append(tuneArgs, "--trials", "4"), &out, &errb); code != 0 || !strings.Contains(errb.String(), "3 trial(s) already done") {
 		t.Errorf("tune resume: code %d, %q", code, errb.String())
 	}
 	if lines := strings.Count(readFile(t, filepath.Join(runA, tuneLog)), "\n"); lines != 4 {
@@ -177,7 +177,7 @@ func TestSmokeTrainExportScreen(t *testing.T) {
 
 	// Resume: a to epoch 3 from its epoch-2 checkpoint, b straight to 3.
 	errb.Reset()
-	if code := run(context.Background(), append([]string{"train", "--run", runA, "--epochs", "3", "--resume", "--units", "32"}, common...), &out, &errb); code != 1 || !strings.Contains(errb.String(), "only --epochs may change") {
+	if code := program.Run(context.Background(), append([]string{"train", "--run", runA, "--epochs", "3", "--resume", "--units", "32"}, common...), &out, &errb); code != 1 || !strings.Contains(errb.String(), "only --epochs may change") {
 		t.Errorf("resume with other units: code %d, %q", code, errb.String())
 	}
 	runCmd(t, append([]string{"train", "--run", runA, "--epochs", "3", "--resume", "--units", "16"}, common...)...)
@@ -221,7 +221,7 @@ func TestSmokeFinetune(t *testing.T) {
 	}
 
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"tune", "--run", runA, "--data", data, "--arch", "tiny", "--trainable-stages", "1"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "not supported") {
+	if code := program.Run(context.Background(), []string{"tune", "--run", runA, "--data", data, "--arch", "tiny", "--trainable-stages", "1"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "not supported") {
 		t.Errorf("tune --trainable-stages: code %d, %q", code, errb.String())
 	}
 

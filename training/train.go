@@ -62,8 +62,7 @@ func headFlags(fs *flag.FlagSet, c *head.Config) {
 	fs.BoolVar(&c.Standardize, "standardize", c.Standardize, "standardise features on train (folded into the exported weights)")
 }
 
-func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := program.Flags("train", stderr)
+func runTrain(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	var d dataFlags
 	d.register(fs)
 	var cfg head.Config

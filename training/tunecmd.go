@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -13,8 +14,7 @@ import (
 	"pneumoscan/training/tune"
 )
 
-func runTune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := program.Flags("tune", stderr)
+func runTune(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	var d dataFlags
 	d.register(fs)
 	base := head.Default()

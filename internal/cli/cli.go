@@ -1,6 +1,6 @@
-// Package cli runs a command made of sub-commands (training, modelconv, gputrain): the table
-// of sub-commands, the usage text, flag sets that print a sub-command's usage line, and the
-// exit codes.
+// Package cli runs a command made of sub-commands (training, modelconv, gputrain, batchscreen):
+// the table of sub-commands, the usage text, the flag set each sub-command is given (it prints
+// the sub-command's usage line), the reporting of a command-line mistake, and the exit codes.
 package cli
 
 import (
@@ -9,6 +9,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 )
 
 // Command is one sub-command.
@@ -16,7 +19,10 @@ type Command struct {
 	Name    string
 	Args    string // argument synopsis for the usage text, e.g. "[--run DIR] -o model.onnx"
 	Summary string // what it does, one line
-	Run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	// Run runs the sub-command on the arguments after its name. fs is its own flag set, made
+	// by the Program (errors and -h go to stderr, the latter with the usage line), so that a
+	// command defines its flags on it and the table needs no back reference.
+	Run func(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error
 }
 
 // Program is a command and its sub-commands.
@@ -48,7 +54,7 @@ func (p *Program) Run(ctx context.Context, args []string, stdout, stderr io.Writ
 		p.Usage(stderr)
 		return 2
 	}
-	err := c.Run(ctx, args[1:], stdout, stderr)
+	err := c.Run(ctx, p.flags(c, stderr), args[1:], stdout, stderr)
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
@@ -80,18 +86,40 @@ func (p *Program) Usage(w io.Writer) {
 	fmt.Fprintf(w, "\nRun \"%s <command> -h\" for a command's flags.\n", p.Invocation)
 }
 
-// Flags makes the flag set of sub-command name: errors and -h go to stderr, the latter
-// with the command's usage line and summary before the flags.
-func (p *Program) Flags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+// Main runs p on the process's arguments and exits with Run's code. With interruptible,
+// Ctrl-C or SIGTERM cancels the context instead of killing the process: for commands that
+// stop at the next safe point and save what they have; the others are killed as usual.
+func (p *Program) Main(interruptible bool) {
+	ctx, stop := context.Background(), func() {}
+	if interruptible {
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	}
+	code := p.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// flags makes the flag set of sub-command c: errors and -h go to stderr, the latter with
+// the command's usage line and summary before the flags.
+func (p *Program) flags(c *Command, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(c.Name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if c := p.find(name); c != nil {
-		fs.Usage = func() {
-			fmt.Fprintf(stderr, "Usage: %s %s %s\n\n%s.\n\nFlags:\n", p.Invocation, c.Name, c.Args, c.Summary)
-			fs.PrintDefaults()
-		}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: %s %s %s\n\n%s.\n\nFlags:\n", p.Invocation, c.Name, c.Args, c.Summary)
+		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// Misuse reports a command-line mistake the flag set cannot see (a required flag missing,
+// flags that do not go together): the message, when format is not "", then the usage, on
+// fs's output. It returns ErrUsage, for the command to return.
+func Misuse(fs *flag.FlagSet, format string, a ...any) error {
+	if format != "" {
+		fmt.Fprintf(fs.Output(), format+"\n", a...)
+	}
+	fs.Usage()
+	return ErrUsage
 }
 
 // Parse parses flags and refuses positional arguments. Errors are flag.ErrHelp (for -h) or
@@ -102,9 +130,7 @@ func Parse(fs *flag.FlagSet, args []string) error {
 		return err
 	}
 	if len(pos) > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected arguments: %v\n", pos)
-		fs.Usage()
-		return ErrUsage
+		return Misuse(fs, "unexpected arguments: %v", pos)
 	}
 	return nil
 }

@@ -12,10 +12,8 @@ import (
 
 func TestRun(t *testing.T) {
 	var got []string
-	var p Program
-	p = Program{Name: "tool", Invocation: "go run ./tool", Commands: []Command{
-		{Name: "ok", Args: "[-n N] FILE", Summary: "succeed", Run: func(_ context.Context, args []string, stdout, stderr io.Writer) error {
-			fs := p.Flags("ok", stderr)
+	p := Program{Name: "tool", Invocation: "go run ./tool", Commands: []Command{
+		{Name: "ok", Args: "[-n N] FILE", Summary: "succeed", Run: func(_ context.Context, fs *flag.FlagSet, args []string, _, _ io.Writer) error {
 			n := fs.Int("n", 1, "a number")
 			pos, err := ParseInterspersed(fs, args)
 			if err != nil {
@@ -24,11 +22,21 @@ func TestRun(t *testing.T) {
 			got = append(pos, strings.Repeat("x", *n))
 			return nil
 		}},
-		{Name: "strict", Run: func(_ context.Context, args []string, _, stderr io.Writer) error {
-			return Parse(p.Flags("strict", stderr), args)
+		{Name: "strict", Run: func(_ context.Context, fs *flag.FlagSet, args []string, _, _ io.Writer) error {
+			return Parse(fs, args)
 		}},
-		{Name: "fail", Run: func(context.Context, []string, io.Writer, io.Writer) error { return errors.New("boom") }},
-		{Name: "stop", Run: func(ctx context.Context, _ []string, _, _ io.Writer) error { return ctx.Err() }},
+		{Name: "need", Args: "--x X", Summary: "require a flag", Run: func(_ context.Context, fs *flag.FlagSet, args []string, _, _ io.Writer) error {
+			x := fs.String("x", "", "a value")
+			if err := Parse(fs, args); err != nil {
+				return err
+			}
+			if *x == "" {
+				return Misuse(fs, "need needs --%s", "x")
+			}
+			return nil
+		}},
+		{Name: "fail", Run: func(context.Context, *flag.FlagSet, []string, io.Writer, io.Writer) error { return errors.New("boom") }},
+		{Name: "stop", Run: func(ctx context.Context, _ *flag.FlagSet, _ []string, _, _ io.Writer) error { return ctx.Err() }},
 	}}
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -45,6 +53,8 @@ func TestRun(t *testing.T) {
 		{[]string{"ok", "-h"}, nil, 0, "Usage: go run ./tool ok [-n N] FILE\n\nsucceed."},
 		{[]string{"ok", "-bad"}, nil, 2, "flag provided but not defined"},
 		{[]string{"strict", "stray"}, nil, 2, "unexpected arguments: [stray]"},
+		{[]string{"need"}, nil, 2, "need needs --x\nUsage: go run ./tool need --x X\n\nrequire a flag."},
+		{[]string{"need", "-x", "1"}, nil, 0, ""},
 		{[]string{"fail"}, nil, 1, "tool fail: boom"},
 		{[]string{"stop"}, cancelled, 130, "tool stop: interrupted"},
 	} {

@@ -43,23 +43,17 @@ import (
 // splitSeed is the CPU trainer's default seed, so both trainers validate on the same patients.
 const splitSeed = 1
 
-var program = cli.Program{Name: "gputrain", Invocation: "gputrain"}
-
-// init fills the table: the commands' flag sets read it for their usage lines, so a plain
-// initializer would be a cycle.
-func init() {
-	program.Commands = []cli.Command{
-		{Name: "split", Args: "--data DIR --split FILE", Summary: "make (or check) the patient-grouped split", Run: cmdSplit},
-		{Name: "probe", Summary: "open the backend, run a tiny graph", Run: cmdProbe},
-		{Name: "parity", Args: "--data DIR --split FILE --n 8", Summary: "GoMLX (eval) vs CPU reference logits", Run: cmdParity},
-		{Name: "bench", Args: "--batches 64,128,256", Summary: "training steps per second", Run: cmdBench},
-		{Name: "train", Args: "--data DIR --split FILE --out DIR --budget 300s ...", Summary: "train end to end, send the model back as size-capped files", Run: cmdTrain},
-		{Name: "collect", Args: "--dir DIR --out FILE [--fp32 FILE]", Summary: "verify and reassemble what a training run sent back", Run: cmdCollect},
-	}
-}
+var program = cli.Program{Name: "gputrain", Invocation: "gputrain", Commands: []cli.Command{
+	{Name: "split", Args: "--data DIR --split FILE", Summary: "make (or check) the patient-grouped split", Run: cmdSplit},
+	{Name: "probe", Summary: "open the backend, run a tiny graph", Run: cmdProbe},
+	{Name: "parity", Args: "--data DIR --split FILE --n 8", Summary: "GoMLX (eval) vs CPU reference logits", Run: cmdParity},
+	{Name: "bench", Args: "--batches 64,128,256", Summary: "training steps per second", Run: cmdBench},
+	{Name: "train", Args: "--data DIR --split FILE --out DIR --budget 300s ...", Summary: "train end to end, send the model back as size-capped files", Run: cmdTrain},
+	{Name: "collect", Args: "--dir DIR --out FILE [--fp32 FILE]", Summary: "verify and reassemble what a training run sent back", Run: cmdCollect},
+}}
 
 func main() {
-	os.Exit(program.Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	program.Main(false)
 }
 
 // archFlags adds --arch (read it with resnet.Named) and --size to fs.
@@ -97,8 +91,7 @@ func items(data, splitPath string) (train, val []dataset.Item, sp *dataset.Split
 	return train, val, sp, err
 }
 
-func cmdSplit(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := program.Flags("split", stderr)
+func cmdSplit(_ context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", "", "data set root (with train/NORMAL, train/PNEUMONIA)")
 	out := fs.String("split", "runs/head/split.json", "split file (reused when it exists and matches)")
 	if err := cli.Parse(fs, args); err != nil {
@@ -117,7 +110,7 @@ func cmdSplit(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-func cmdProbe(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func cmdProbe(_ context.Context, _ *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	b, err := backend()
 	if err != nil {
 		return err
@@ -134,8 +127,7 @@ func cmdProbe(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	return nil
 }
 
-func cmdParity(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := program.Flags("parity", stderr)
+func cmdParity(_ context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", "", "data set root")
 	splitPath := fs.String("split", "", "split file")
 	n := fs.Int("n", 8, "validation images to compare")
@@ -192,8 +184,7 @@ func ints(s string) ([]int, error) {
 	return out, nil
 }
 
-func cmdBench(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := program.Flags("bench", stderr)
+func cmdBench(_ context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	batches := fs.String("batches", "64,128,256", "batch sizes")
 	steps := fs.Int("steps", 10, "timed steps per batch size")
 	warm := fs.Int("warm", 3, "warm-up steps (the first compiles)")
@@ -215,8 +206,7 @@ func cmdBench(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	return err
 }
 
-func cmdTrain(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := program.Flags("train", stderr)
+func cmdTrain(_ context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	data := fs.String("data", "", "data set root")
 	splitPath := fs.String("split", "", "split file made by \"gputrain split\"")
 	out := fs.String("out", "", "output folder: model parts, weight shards, manifest, log")
@@ -351,8 +341,7 @@ func calibSample(total, n int, seed int64) []int {
 	return idx[:min(n, total)]
 }
 
-func cmdCollect(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := program.Flags("collect", stderr)
+func cmdCollect(_ context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("dir", "", "folder with the files a training run sent back")
 	out := fs.String("out", "", "reassembled int8 model file")
 	fp32 := fs.String("fp32", "", "also rebuild a float32 model from the float16 weight shards here (optional)")
