@@ -8,9 +8,12 @@
 //
 //	load(bytes Uint8Array) -> {name, version, sha256, trained, thresholdName,
 //	    thresholdValue, engine, metadata: JSON text of model.Metadata} | {error}
-//	screen(bytes Uint8Array, onStage(stage)) -> {prob, positive, decisions: [{name,
-//	    verdict, text}] (one per threshold), heatmap: ArrayBuffer (RGBA, jet colours), size,
+//	screen(bytes Uint8Array, onStage(stage), siteProfile string) -> {prob, positive,
+//	    decisions: [{name, verdict, text, site}] (one per threshold, then the site point's when
+//	    a profile is given), siteError?, heatmap: ArrayBuffer (RGBA, jet colours), size,
 //	    width, height} | {error}
+//	calibrate(request JSON text) -> {answer: JSON text} | {error} (site.go)
+//	checkSite(profile JSON text) -> {profile: JSON text} | {error} (site.go)
 //
 // The thresholds and what the file records about them are sent once, with load; a result
 // carries its verdict at every threshold, each decided by model.Metadata.Decide, so the page
@@ -22,6 +25,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"syscall/js"
+	"time"
 
 	"pneumoscan/model"
 	"pneumoscan/screen"
@@ -39,6 +43,8 @@ func Serve(engine model.Engine) {
 	api := js.Global().Get("Object").New()
 	api.Set("load", js.FuncOf(b.load))
 	api.Set("screen", js.FuncOf(b.screen))
+	api.Set("calibrate", js.FuncOf(b.calibrate))
+	api.Set("checkSite", js.FuncOf(b.checkSite))
 	js.Global().Set("pneumoscan", api)
 	select {} // keep the functions alive
 }
@@ -132,20 +138,27 @@ func (b *bridge) screen(this js.Value, args []js.Value) any {
 		o := js.Global().Get("Object").New()
 		o.Set("prob", res.Prob)
 		o.Set("positive", res.Positive)
-		m := b.screener.Metadata()
-		decisions := js.Global().Get("Array").New()
-		for _, t := range m.Thresholds {
-			d, err := m.Decide(res.RawProb, t.Name)
-			if err != nil {
-				return js.Value{}, err
-			}
+		profile := ""
+		if len(args) > 2 && args[2].Type() == js.TypeString {
+			profile = args[2].String()
+		}
+		ds, siteErr, err := decisions(b.screener.Metadata(), b.screener.SHA256(), res.RawProb, profile)
+		if err != nil {
+			return js.Value{}, err
+		}
+		list := js.Global().Get("Array").New()
+		for _, d := range ds {
 			e := js.Global().Get("Object").New()
-			e.Set("name", t.Name)
+			e.Set("name", d.Name)
 			e.Set("verdict", string(d.Verdict))
 			e.Set("text", d.Verdict.Text())
-			decisions.Call("push", e)
+			e.Set("site", d.Site)
+			list.Call("push", e)
 		}
-		o.Set("decisions", decisions)
+		o.Set("decisions", list)
+		if siteErr != nil {
+			o.Set("siteError", siteErr.Error())
+		}
 		o.Set("heatmap", heat.Get("buffer"))
 		o.Set("size", res.HeatmapSize)
 		o.Set("width", res.Width)
@@ -168,6 +181,52 @@ func (b *bridge) screen(this js.Value, args []js.Value) any {
 			o.Set("populationPercentile", p.Percentile)
 			o.Set("populationWarning", p.Warning)
 		}
+		return o, nil
+	})
+}
+
+// textArg is args[0] as a string.
+func textArg(args []js.Value) ([]byte, error) {
+	if len(args) == 0 || args[0].Type() != js.TypeString {
+		return nil, fmt.Errorf("expected JSON text")
+	}
+	return []byte(args[0].String()), nil
+}
+
+func (b *bridge) calibrate(this js.Value, args []js.Value) any {
+	return guard(func() (js.Value, error) {
+		if b.screener == nil {
+			return js.Value{}, fmt.Errorf("the model is not loaded")
+		}
+		req, err := textArg(args)
+		if err != nil {
+			return js.Value{}, err
+		}
+		answer, err := calibrate(b.screener.Metadata(), b.screener.SHA256(), req, time.Now())
+		if err != nil {
+			return js.Value{}, err
+		}
+		o := js.Global().Get("Object").New()
+		o.Set("answer", string(answer))
+		return o, nil
+	})
+}
+
+func (b *bridge) checkSite(this js.Value, args []js.Value) any {
+	return guard(func() (js.Value, error) {
+		if b.screener == nil {
+			return js.Value{}, fmt.Errorf("the model is not loaded")
+		}
+		text, err := textArg(args)
+		if err != nil {
+			return js.Value{}, err
+		}
+		profile, err := checkSite(b.screener.Metadata(), b.screener.SHA256(), text)
+		if err != nil {
+			return js.Value{}, err
+		}
+		o := js.Global().Get("Object").New()
+		o.Set("profile", string(profile))
 		return o, nil
 	})
 }
