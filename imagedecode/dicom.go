@@ -221,29 +221,45 @@ var transferSyntaxNames = map[string]string{
 	"1.2.840.10008.1.2.4.55":  "JPEG Full Progression, Non-Hierarchical (Process 10 & 12)",
 }
 
-// transferSyntaxName is the UID's name, with the UID.
+// supportedTransferSyntax reports whether this decoder reads pixel data stored as ts.
+func supportedTransferSyntax(ts string) bool {
+	switch ts {
+	case tsImplicitLE, tsExplicitLE, tsDeflatedLE, tsExplicitBE, tsJPEGBaseline, tsJPEGLossless, tsJPEGSV1, tsRLE:
+		return true
+	}
+	return false
+}
+
+// transferSyntaxName is the registered UID's name, with the UID. A UID this decoder does not
+// know is never echoed: the field is the file's own text and may hold anything, a patient's
+// name or birth date included (the fuzzer planted one there).
 func transferSyntaxName(ts string) string {
 	if name, ok := transferSyntaxNames[ts]; ok {
 		return fmt.Sprintf("%s (%s)", name, ts)
 	}
-	return ts
+	if supportedTransferSyntax(ts) {
+		return ts
+	}
+	return unknownTransferSyntax
 }
 
+// unknownTransferSyntax stands for a transfer syntax UID that is not a registered one.
+const unknownTransferSyntax = "(an unregistered UID)"
+
 func checkTransferSyntax(ts string) error {
-	switch ts {
-	case tsImplicitLE, tsExplicitLE, tsDeflatedLE, tsExplicitBE, tsJPEGBaseline, tsJPEGLossless, tsJPEGSV1, tsRLE:
+	if supportedTransferSyntax(ts) {
 		return nil
 	}
 	return &Error{Kind: Unsupported, Message: fmt.Sprintf(
 		"DICOM transfer syntax %s is not supported yet; export the image uncompressed, as baseline or lossless JPEG, or as RLE.",
-		transferSyntaxName(printable(ts, 64)))}
+		transferSyntaxName(ts))}
 }
 
 // readAttrs reads the image attributes and refuses, from them alone, what is not a decodable
 // frontal chest radiograph.
 func readAttrs(ds *dataSet, ts string) (dicomAttrs, error) {
 	a := dicomAttrs{ts: ts, samples: 1, frames: 1, slope: 1}
-	a.info.TransferSyntax = ts
+	a.info.TransferSyntax = ts // a supported one: checkTransferSyntax came first
 	a.info.Modality = strings.ToUpper(printable(dsString(ds, tagModality), 16))
 	a.info.ViewPosition = strings.ToUpper(printable(dsString(ds, tagViewPosition), 16))
 	a.info.BodyPart = strings.ToUpper(printable(dsString(ds, tagBodyPart), 16))
