@@ -133,3 +133,23 @@ func TestJet(t *testing.T) {
 		}
 	}
 }
+
+// The legend is the overlay's own colours: each column of Ramp is what Jet draws its value as.
+func TestRampIsJet(t *testing.T) {
+	const w, h = 9, 3
+	ramp := Ramp(w, h)
+	if ramp.Bounds().Dx() != w || ramp.Bounds().Dy() != h {
+		t.Fatalf("bounds %v", ramp.Bounds())
+	}
+	for x := 0; x < w; x++ {
+		want := Jet([]float32{float32(x) / (w - 1)}, 1).Pix
+		for y := 0; y < h; y++ {
+			if got := ramp.Pix[ramp.PixOffset(x, y):][:4]; string(got) != string(want) {
+				t.Errorf("column %d row %d: %v, Jet gives %v", x, y, got, want)
+			}
+		}
+	}
+	if first, last := ramp.Pix[3], ramp.Pix[ramp.PixOffset(w-1, 0)+3]; first != 0 || last != 153 {
+		t.Errorf("alpha runs %d -> %d, want 0 (low: film untouched) -> 153 (high)", first, last)
+	}
+}

@@ -58,8 +58,12 @@ type card struct {
 	decisions   map[string]decision // the worker's verdict at each operating point, by name
 	heatmap     app.Value           // ArrayBuffer of RGBA pixels
 	heatmapSize int
-	seconds     float64 // model time as measured by the worker
-	worker      int     // which of the page's workers screens it (-1: none yet)
+	// width and height are the film's size as the worker decoded it: the figure keeps its
+	// ratio (the heatmap, square at the model's input size, is stretched over it as the
+	// model's resize stretched the film).
+	width, height int
+	seconds       float64 // model time as measured by the worker
+	worker        int     // which of the page's workers screens it (-1: none yet)
 
 	opacity     float64
 	showHeatmap bool
@@ -107,38 +111,49 @@ func (c *card) close() {
 }
 
 // makeThumb draws the file once into a thumbPx canvas and keeps it as a JPEG data: URL
-// (a few KB), then calls done. The decoded bitmap is closed at once.
+// (a few KB), then calls done.
 func (c *card) makeThumb(done func()) {
-	if c.file == nil || !c.file.Truthy() {
-		c.noThumb = true
+	drawScaled(c.file, thumbPx, func(canvas app.Value) {
+		c.thumb = canvas.Call("toDataURL", "image/jpeg", 0.8).String()
 		done()
+	}, func() {
+		c.noThumb = true // DICOM and other formats only the worker decodes
+		done()
+	})
+}
+
+// drawScaled draws file (a File the browser can decode) into a canvas whose longer side is
+// at most longest pixels, at the file's own ratio, and hands it to then; fail is called when
+// the browser cannot draw the file. The decoded bitmap is closed at once, and the canvas's
+// pixels are freed when then returns.
+func drawScaled(file app.Value, longest float64, then func(canvas app.Value), fail func()) {
+	if file == nil || !file.Truthy() {
+		fail()
 		return
 	}
-	var then, fail app.Func
-	release := func() { then.Release(); fail.Release() }
-	then = app.FuncOf(func(this app.Value, args []app.Value) any {
+	var ok, bad app.Func
+	release := func() { ok.Release(); bad.Release() }
+	ok = app.FuncOf(func(this app.Value, args []app.Value) any {
 		defer release()
 		bm := args[0]
 		w, h := bm.Get("width").Float(), bm.Get("height").Float()
-		scale := thumbPx / max(w, h, 1)
+		scale := min(1, longest/max(w, h, 1))
 		cw, ch := max(1, int(w*scale+0.5)), max(1, int(h*scale+0.5))
 		canvas := app.Window().Get("document").Call("createElement", "canvas")
 		canvas.Set("width", cw)
 		canvas.Set("height", ch)
 		canvas.Call("getContext", "2d").Call("drawImage", bm, 0, 0, cw, ch)
 		bm.Call("close")
-		c.thumb = canvas.Call("toDataURL", "image/jpeg", 0.8).String()
+		then(canvas)
 		canvas.Set("width", 0) // frees the canvas's pixels now, not at the next collection
-		done()
 		return nil
 	})
-	fail = app.FuncOf(func(this app.Value, args []app.Value) any {
+	bad = app.FuncOf(func(this app.Value, args []app.Value) any {
 		defer release()
-		c.noThumb = true // DICOM and other formats only the worker decodes
-		done()
+		fail()
 		return nil
 	})
-	app.Window().Call("createImageBitmap", c.file).Call("then", then, fail)
+	app.Window().Call("createImageBitmap", file).Call("then", ok, bad)
 }
 
 func (c *card) setStage(s string) {
@@ -165,6 +180,7 @@ func (c *card) setResult(d app.Value) {
 	}
 	c.heatmap = d.Get("heatmap")
 	c.heatmapSize = d.Get("size").Int()
+	c.width, c.height = d.Get("width").Int(), d.Get("height").Int()
 	c.seconds = d.Get("seconds").Float()
 	c.readCommon(d)
 	// Fields a gate before the model may add: what it said, and a population warning.
@@ -236,7 +252,8 @@ func (c *card) status() string {
 
 // render draws the card at the operating point op of the model m (both from the model's
 // metadata, which the page received once, with the model).
-func (c *card) render(m modelInfo, op operatingPoint, crossCheck func(*card)) app.UI {
+// view opens the film viewer on the card.
+func (c *card) render(m modelInfo, op operatingPoint, crossCheck, view func(*card)) app.UI {
 	display := "block"
 	if !c.showHeatmap {
 		display = "none"
@@ -260,6 +277,9 @@ func (c *card) render(m modelInfo, op operatingPoint, crossCheck func(*card)) ap
 			app.P().Class("population").Text(populationText(m)),
 			c.renderCrossCheck(crossCheck),
 			app.Div().Class("controls").Body(
+				app.Button().Class("card-view").Disabled(!c.viewable()).Text("View film").
+					Title("Open the film viewer: zoom, pan, window/level, invert, heatmap side by side").
+					OnClick(func(ctx app.Context, e app.Event) { view(c) }),
 				c.openButton(),
 				app.Label().Body(
 					app.Input().Type("checkbox").Class("heatmap-toggle").Checked(c.showHeatmap).
@@ -284,16 +304,39 @@ func (c *card) render(m modelInfo, op operatingPoint, crossCheck func(*card)) ap
 		// A refused file has no picture worth showing (the browser would draw a broken-image
 		// box, or a half-decoded film): the card says why instead.
 		app.If(c.stage == stageError, app.Div().Class("figure-none").Text("no preview")),
-		app.If(c.stage != stageError, app.Div().Class("figure").Body(
+		app.If(c.stage != stageError, app.Div().Class("figure").Style("aspect-ratio", c.ratio()).
+			OnClick(func(ctx app.Context, e app.Event) {
+				if c.viewable() {
+					view(c)
+				}
+			}).Body(
 			c.picture(),
 			app.If(c.stage == stageDone,
 				app.Canvas().ID(c.canvasID()).Class("heatmap").Width(c.heatmapSize).Height(c.heatmapSize).Style("opacity", strconv.FormatFloat(c.opacity, 'f', 2, 64)).Style("display", display)),
 		)),
+		// Always there once the result is in, hidden with the heatmap: a legend coming and
+		// going would shift the card's body, which go-app diffs by position.
+		app.If(c.stage == stageDone, app.Div().Class("card-legend").Style("display", display).Body(heatmapLegend())),
 		app.Div().Class("card-body").Body(
 			app.H3().Text(c.name),
 			result,
 		),
 	)
+}
+
+// ratio is the figure's CSS aspect-ratio: the film's own once the worker has decoded it,
+// square before (the picture is then contained in it, never stretched).
+func (c *card) ratio() string {
+	if c.width <= 0 || c.height <= 0 {
+		return "1 / 1"
+	}
+	return strconv.Itoa(c.width) + " / " + strconv.Itoa(c.height)
+}
+
+// viewable says whether the film viewer can show the card: a result, and a file the
+// browser can draw.
+func (c *card) viewable() bool {
+	return c.stage == stageDone && !c.noThumb && c.file != nil && c.file.Truthy()
 }
 
 // picture is the card's image: the full film while open, else its thumbnail, else a line

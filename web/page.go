@@ -35,6 +35,8 @@ type Page struct {
 	batchDone  int       // files finished since batchStart
 	audit      *auditLog
 	auditView  auditView
+	viewing    *card   // the card the film viewer shows, nil when it is closed
+	report     *report // the printable report being made or printed, nil when none
 }
 
 // modelState is what the page knows about the model, all of it from the worker, which
@@ -367,19 +369,45 @@ func (p *Page) Render() app.UI {
 				app.If(len(p.restored)+len(p.cards) > 0, p.results.render(p.rows(), p.model.info.point(p.operating),
 					func(ctx app.Context, e app.Event) { p.results.exportCSV(p.rows(), p.model.info.point(p.operating)) },
 					func(ctx app.Context, e app.Event) { p.results.exportJSON(p.rows(), p.model.info.point(p.operating)) },
-					p.clearResults, p.pending() == 0)),
+					p.clearResults, p.pending() == 0, p.printButton())),
 			),
 			app.Div().Class("cards").Body(
 				app.Range(p.cards).Slice(func(i int) app.UI {
-					return p.cards[i].render(p.model.info, p.model.info.point(p.operating), p.crossCheck)
+					return p.cards[i].render(p.model.info, p.model.info.point(p.operating), p.crossCheck, p.view)
 				}),
 			),
+			app.If(p.viewing != nil, p.viewer()),
 			p.auditView.render(p.toggleAudit, p.exportAudit,
 				func(ctx app.Context, e app.Event) { p.auditView.confirming = true }, p.confirmClearAudit,
 				func(ctx app.Context, e app.Event) { p.auditView.confirming = false }),
 		),
 		footer(p.model),
+		// The report is on the page only while it is printed; the print stylesheet shows it alone.
+		app.If(p.report != nil && p.report.ready, p.printed()),
 	)
+}
+
+// view opens the film viewer on c; closeViewer is called when its dialog has closed.
+func (p *Page) view(c *card) { p.viewing = c }
+
+func (p *Page) closeViewer() { p.ctx.Dispatch(func(app.Context) { p.viewing = nil }) }
+
+// viewer is the film viewer of the card being viewed (nil when none: go-app's If takes
+// its elements built).
+func (p *Page) viewer() app.UI {
+	if p.viewing == nil {
+		return nil
+	}
+	return newViewer(p.viewing, p.closeViewer)
+}
+
+// printed is the report while it is printed, nil when there is none.
+func (p *Page) printed() app.UI {
+	if p.report == nil || !p.report.ready {
+		return nil
+	}
+	return p.report.render(p.rows(), p.model.info.point(p.operating), p.model.info,
+		modelRef{Name: p.model.name, Version: p.model.version, SHA256: p.model.sha256})
 }
 
 func (p *Page) onFilesEvent(ctx app.Context, e app.Event) {

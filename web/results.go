@@ -316,7 +316,8 @@ func downloadURL(prev, name, mime, content string) string {
 // render draws the summary, the filter, the exports and the table.
 // Its handlers are the page's methods or act on t alone: go-app keeps an element's first
 // handler, so a closure over this render's rows would export the rows of the first render.
-func (t *resultsTable) render(rows []resultRow, op operatingPoint, onExportCSV, onExportJSON, onClear app.EventHandler, clearable bool) app.UI {
+// tools are the page's own actions on the results (printing), put in the table's toolbar.
+func (t *resultsTable) render(rows []resultRow, op operatingPoint, onExportCSV, onExportJSON, onClear app.EventHandler, clearable bool, tools ...app.UI) app.UI {
 	shown := t.shown(rows, op.Name)
 	header := func(col, label string) app.UI {
 		sort := "none"
@@ -349,6 +350,7 @@ func (t *resultsTable) render(rows []resultRow, op operatingPoint, onExportCSV, 
 			app.If(t.csvURL != "", app.A().ID("results-csv").Href(t.csvURL).Attr("download", "pneumoscan-results.csv").Text("results.csv")),
 			app.If(t.jsonURL != "", app.A().ID("results-json").Href(t.jsonURL).Attr("download", "pneumoscan-results.json").Text("results.json")),
 			app.Button().ID("results-clear").Disabled(!clearable).Text("Clear results").OnClick(onClear),
+			app.Range(tools).Slice(func(i int) app.UI { return tools[i] }),
 		),
 		app.P().Class("hint").Text("Exports hold the rows shown, at the chosen operating point, with the model in each row. "+
 			"They include the file names you chose: a file name can identify a patient."),

@@ -24,6 +24,10 @@ const (
 	IconSmall     = "/web/icon-192.png"
 	IconLarge     = "/web/icon-512.png"
 	IconSVG       = "/web/icon.svg"
+	// HeatmapLegend is the heatmap's colour ramp, low to high, drawn by the site generator
+	// from the colours the worker's heatmaps are drawn with (the page imports no project
+	// package, so it never spells them out itself).
+	HeatmapLegend = "/web/heatmap-legend.png"
 	// ModelsDir holds the model under its sha256; it is not in go-app's versioned cache
 	// (the worker keeps it in its own Cache Storage entry).
 	ModelsDir = "/web/models/"
@@ -38,7 +42,7 @@ func RegisterRoutes() {
 // CacheableResources are the files go-app's service worker must cache, beside its own,
 // for the page to work offline. The model is deliberately absent (see ModelsDir).
 func CacheableResources() []string {
-	return []string{WorkerScript, WorkerWasm, ModelManifest, ModelCardData, ModelCardPage, Stylesheet, IconSmall, IconLarge, IconSVG, "/wasm_exec.js"}
+	return []string{WorkerScript, WorkerWasm, ModelManifest, ModelCardData, ModelCardPage, Stylesheet, IconSmall, IconLarge, IconSVG, HeatmapLegend, "/wasm_exec.js"}
 }
 
 // NewHandler is the go-app handler the site is generated from; version should change

@@ -130,6 +130,9 @@ func Generate(o Options) (Result, error) {
 			return Result{}, err
 		}
 	}
+	if err := put(strings.TrimPrefix(web.HeatmapLegend, "/"), heatmapLegend()); err != nil {
+		return Result{}, err
+	}
 
 	v := hex.EncodeToString(version.Sum(nil))[:16]
 	web.RegisterRoutes()
@@ -137,6 +140,9 @@ func Generate(o Options) (Result, error) {
 		return Result{}, fmt.Errorf("site: go-app generation: %w", err)
 	}
 	if err := fixOGURL(filepath.Join(o.Dir, "index.html")); err != nil {
+		return Result{}, err
+	}
+	if err := allowZoom(o.Dir); err != nil {
 		return Result{}, err
 	}
 	// go-app writes its own copy of wasm_exec.js; the binaries were built by this Go, so
@@ -161,6 +167,28 @@ func fixOGURL(name string) error {
 		return err
 	}
 	return writeFileAtomic(name, ogURL.ReplaceAll(b, []byte("/")))
+}
+
+// noZoom is the part of go-app's viewport meta tag that forbids pinch-zoom
+// ("maximum-scale=1, user-scalable=0"): a reader must be able to zoom into a film and its
+// text (WCAG 1.4.4), so every generated page gets the tag without it.
+var noZoom = regexp.MustCompile(`,\s*maximum-scale=1(\.0)?|,\s*user-scalable=(0|no)`)
+
+func allowZoom(dir string) error {
+	pages, err := filepath.Glob(filepath.Join(dir, "*.html"))
+	if err != nil {
+		return err
+	}
+	for _, name := range pages {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(name, noZoom.ReplaceAll(b, nil)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // copyModel stores the model as web/models/<sha256>.onnx and drops older models; it returns

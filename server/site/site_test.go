@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"image/png"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"pneumoscan/gradcam"
 	"pneumoscan/internal/testmodel"
 	"pneumoscan/model"
 	"pneumoscan/modelfile"
@@ -60,7 +62,7 @@ func TestGenerate(t *testing.T) {
 		t.Errorf("model.json = %s (%v), want %+v", b, err, res.Model)
 	}
 	for _, f := range []string{"index.html", "app.js", "app-worker.js", "manifest.webmanifest", "web/app.wasm", "web/worker.wasm",
-		"web/worker.js", "web/pneumoscan.css", "web/model-card.json", "model.html", "web/icon-192.png", "web/icon-512.png", "web/icon.svg", "web" + res.Model.URL[4:]} {
+		"web/worker.js", "web/pneumoscan.css", "web/model-card.json", "model.html", "web/icon-192.png", "web/icon-512.png", "web/icon.svg", "web/heatmap-legend.png", "web" + res.Model.URL[4:]} {
 		if _, err := os.Stat(filepath.Join(o.Dir, f)); err != nil {
 			t.Errorf("missing %s: %v", f, err)
 		}
@@ -87,9 +89,22 @@ func TestGenerate(t *testing.T) {
 		idx, _ := os.ReadFile(filepath.Join(o.Dir, "index.html"))
 		t.Log(string(idx))
 	}
-	for _, r := range []string{"/web/worker.js", "/web/worker.wasm", "/wasm_exec.js", "/web/model.json", "/web/app.wasm", "/web/model-card.json", "/model.html"} {
+	for _, r := range []string{"/web/worker.js", "/web/worker.wasm", "/wasm_exec.js", "/web/model.json", "/web/app.wasm", "/web/model-card.json", "/model.html", "/web/heatmap-legend.png"} {
 		if !strings.Contains(string(sw), `"`+r+`"`) {
 			t.Errorf("the service worker does not cache %s", r)
+		}
+	}
+	// Pinch-zoom stays allowed on every page (go-app's viewport tag forbids it).
+	pages, _ := filepath.Glob(filepath.Join(o.Dir, "*.html"))
+	if len(pages) < 2 {
+		t.Errorf("generated pages %q: want index.html and model.html at least", pages)
+	}
+	for _, name := range pages {
+		b, _ := os.ReadFile(name)
+		vp := regexp.MustCompile(`<meta name="viewport" content="([^"]*)"`).FindSubmatch(b)
+		if vp == nil || !strings.Contains(string(vp[1]), "width=device-width") ||
+			strings.Contains(string(vp[1]), "user-scalable") || strings.Contains(string(vp[1]), "maximum-scale") {
+			t.Errorf("%s: viewport meta %q, want width=device-width and no zoom limit", filepath.Base(name), vp)
 		}
 	}
 	// The reference engine is fetched on request only: it must not grow the default download.
@@ -129,5 +144,32 @@ func TestGenerateMissingModel(t *testing.T) {
 	o.Model = filepath.Join(t.TempDir(), "absent.onnx")
 	if _, err := Generate(o); err == nil || !strings.Contains(err.Error(), "absent.onnx") {
 		t.Errorf("err = %v, want one naming the missing model", err)
+	}
+}
+
+// The legend is gradcam's ramp over a mid-gray film: gray at the low end (the overlay leaves
+// cold regions untouched), red at the high end, and each column exactly the ramp composited.
+func TestHeatmapLegend(t *testing.T) {
+	img, err := png.Decode(bytes.NewReader(heatmapLegend()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := img.Bounds()
+	ramp := gradcam.Ramp(b.Dx(), b.Dy())
+	for x := 0; x < b.Dx(); x++ {
+		r, g, bl, _ := img.At(x, b.Dy()/2).RGBA()
+		p := ramp.RGBAAt(x, b.Dy()/2)
+		over := func(c uint8) uint32 { return uint32(c) + uint32(0x80)*(255-uint32(p.A))/255 }
+		for i, pair := range [][2]uint32{{r >> 8, over(p.R)}, {g >> 8, over(p.G)}, {bl >> 8, over(p.B)}} {
+			if d := int(pair[0]) - int(pair[1]); d < -1 || d > 1 {
+				t.Fatalf("column %d channel %d: %d, the ramp over gray gives %d", x, i, pair[0], pair[1])
+			}
+		}
+	}
+	if r, g, bl, _ := img.At(0, 0).RGBA(); r>>8 != 0x80 || g>>8 != 0x80 || bl>>8 != 0x80 {
+		t.Errorf("low end %d,%d,%d: want the film's gray", r>>8, g>>8, bl>>8)
+	}
+	if r, g, bl, _ := img.At(b.Dx()-1, 0).RGBA(); !(r>>8 > g>>8+60 && g>>8 == bl>>8) {
+		t.Errorf("high end %d,%d,%d: want jet's dark red over the gray", r>>8, g>>8, bl>>8)
 	}
 }
