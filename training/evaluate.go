@@ -2,22 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 
 	"pneumoscan/convnet"
 	"pneumoscan/dataset"
-	"pneumoscan/filmcheck"
-	"pneumoscan/imagedecode"
 	"pneumoscan/internal/cli"
-	"pneumoscan/internal/progress"
 	"pneumoscan/screen"
 	"pneumoscan/training/evalreport"
+	"pneumoscan/training/labelled"
 )
 
 func runEvaluate(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) error {
@@ -46,49 +42,21 @@ func runEvaluate(ctx context.Context, fs *flag.FlagSet, args []string, stdout, s
 	if err != nil {
 		return err
 	}
-	files, labels, err := listImages(dir, *limit)
+	files, labels, err := labelled.List(dir, *limit)
 	if err != nil {
 		return err
 	}
-	var scores []float64
-	var kept []int
-	var skipped []string
-	bar := progress.New(stderr, "screening", len(files), "img")
-	for i, f := range files {
-		if err := ctx.Err(); err != nil {
-			bar.Finish()
-			return err
-		}
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		r, err := s.Screen(data)
-		// Refused images (a file that does not decode, an image with no film to read, one the
-		// gate refuses) are skipped and listed, as the page and the API refuse them; any
-		// other error stops.
-		var bad *imagedecode.Error
-		var noFilm *filmcheck.Error
-		var refused *screen.Refusal // the gate of a contract-2 model
-		if errors.As(err, &bad) || errors.As(err, &noFilm) || errors.As(err, &refused) {
-			skipped = append(skipped, fmt.Sprintf("%s: %v", f, err))
-			bar.Add(1)
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", f, err)
-		}
-		scores = append(scores, r.RawProb)
-		kept = append(kept, labels[i])
-		bar.Add(1)
+	sc, err := labelled.Screen(ctx, s, files, labels, stderr)
+	if err != nil {
+		return err
 	}
-	bar.Finish()
+	skipped := sc.Skipped
 	for _, s := range skipped {
 		fmt.Fprintln(stderr, "skipped", s)
 	}
 	md := s.Metadata()
 	rep, err := evalreport.Write(*out, evalreport.Run{
-		Name: fmt.Sprintf("%s %s on %s", md.Name, md.Version, dir), Scores: scores, Labels: kept,
+		Name: fmt.Sprintf("%s %s on %s", md.Name, md.Version, dir), Scores: sc.Raw, Labels: sc.Labels,
 		Temperature: md.Temperature, Thresholds: md.Thresholds, Seed: *seed,
 	})
 	if err != nil {
@@ -115,30 +83,4 @@ func classRoot(dir string) (string, error) {
 func isDir(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
-}
-
-// listImages lists the images of dir's two class folders (dataset.Labelled) in name order,
-// at most limit per class when limit > 0.
-func listImages(dir string, limit int) ([]string, []int, error) {
-	items, err := dataset.Labelled(dir)
-	if err != nil {
-		return nil, nil, err
-	}
-	var files []string
-	var labels []int
-	var n [2]int
-	for _, it := range items {
-		if path.Dir(it.Rel) != dataset.ClassDirs[it.Label] || limit > 0 && n[it.Label] >= limit {
-			continue // deeper class folders are not dir's own
-		}
-		files = append(files, it.Path)
-		labels = append(labels, it.Label)
-		n[it.Label]++
-	}
-	for label, c := range n {
-		if c == 0 {
-			return nil, nil, fmt.Errorf("%s has no images", filepath.Join(dir, dataset.ClassDirs[label]))
-		}
-	}
-	return files, labels, nil
 }
