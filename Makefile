@@ -65,6 +65,15 @@ MODEL_CARD := $(wildcard $(basename $(MODEL)).md)
 $(STATIC)/index.html: $(BIN)/app.wasm $(BIN)/worker.wasm $(BIN)/refworker.wasm $(BIN)/model-$(MODEL_SHA).stamp $(MODEL) $(MODEL_CARD) $(WEBASSETS) $(GOFILES)
 	$(GO) run ./server -gen -wasm $(BIN) -model $(MODEL) -static $(STATIC)
 
+# axe-core (npm) for the browser test's accessibility checks: its own prefix, so that the
+# --no-save installs of ort-web and of axe never remove each other's packages.
+AXE_VERSION := 4.14.1
+AXE_DIR     := .cache/axe
+axe:
+	@command -v npm >/dev/null || { echo "installing npm for axe-core"; $(SUDO) apt-get update && $(SUDO) apt-get install -y npm; }
+	@grep -qs '"version": "$(AXE_VERSION)"' $(AXE_DIR)/node_modules/axe-core/package.json || \
+		npm install --prefix $(AXE_DIR) --no-save --no-package-lock --no-audit --no-fund --ignore-scripts axe-core@$(AXE_VERSION)
+
 test:
 	@if [ ! -x /usr/bin/chromium ]; then \
 		echo "installing chromium for the browser test"; \
@@ -74,6 +83,7 @@ test:
 		echo "installing node.js for the WebAssembly kernel tests"; \
 		$(SUDO) apt-get update && $(SUDO) apt-get install -y nodejs; \
 	fi
+	@$(MAKE) --no-print-directory axe
 	$(GO) test ./...
 	@echo "the scalar fallback (no GOEXPERIMENT=simd), natively and in WebAssembly; the SIMD kernels in WebAssembly:"
 	GOEXPERIMENT= $(GO) test ./sgemm/ ./convnet/
@@ -109,7 +119,7 @@ fuzz:
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzz: found something in:$$failed"; exit 1; fi
 
-.PHONY: bench bench-train ort-node
+.PHONY: bench bench-train ort-node axe
 ort-node: ort-web
 
 bench: ort-node
