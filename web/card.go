@@ -28,6 +28,9 @@ const (
 type decision struct {
 	Verdict string `json:"verdict"` // "positive", "negative", "indeterminate"
 	Text    string `json:"text"`    // in plain language
+	// Site marks the verdict at the site operating point this browser keeps (calibration.go),
+	// set on the site's own films rather than the model file's.
+	Site bool `json:"site,omitempty"`
 }
 
 // openCards is how many cards of a page show their full image from the start; later ones
@@ -176,7 +179,8 @@ func (c *card) setResult(d app.Value) {
 	ds := d.Get("decisions")
 	for i := 0; i < ds.Length(); i++ {
 		e := ds.Index(i)
-		c.decisions[e.Get("name").String()] = decision{Verdict: e.Get("verdict").String(), Text: e.Get("text").String()}
+		c.decisions[e.Get("name").String()] = decision{Verdict: e.Get("verdict").String(), Text: e.Get("text").String(),
+			Site: e.Get("site").Truthy()}
 	}
 	c.heatmap = d.Get("heatmap")
 	c.heatmapSize = d.Get("size").Int()
@@ -268,7 +272,8 @@ func (c *card) render(m modelInfo, op operatingPoint, crossCheck, view func(*car
 			d = decision{Verdict: "unknown", Text: fmt.Sprintf("No verdict at operating point %q", op.Name)}
 		}
 		result = app.Div().Body(
-			app.P().Class("decision "+d.Verdict).DataSet("verdict", d.Verdict).DataSet("operating", op.Name).Text(d.Text),
+			app.P().Class("decision "+d.Verdict).DataSet("verdict", d.Verdict).DataSet("operating", op.Name).DataSet("site", d.Site).Text(d.Text),
+			app.If(d.Site, app.P().Class("site-mark").Text("At a site operating point ("+op.Name+"), set on this site's own films, not by the model's makers.")),
 			app.If(c.outside != "", app.P().Class("outside").Text("Outside the population the model was validated on: "+c.outside)),
 			app.If(c.gate.Verdict != "", app.P().Class("gate").Text("Gate: "+c.gate.Verdict+" "+c.gate.Text)),
 			app.P().Class("prob").DataSet("prob", strconv.FormatFloat(c.prob, 'g', -1, 64)).

@@ -35,8 +35,9 @@ type Page struct {
 	batchDone  int       // files finished since batchStart
 	audit      *auditLog
 	auditView  auditView
-	viewing    *card   // the card the film viewer shows, nil when it is closed
-	report     *report // the printable report being made or printed, nil when none
+	viewing    *card       // the card the film viewer shows, nil when it is closed
+	report     *report     // the printable report being made or printed, nil when none
+	calib      calibration // the site calibration view and the site point in use (calibration.go)
 }
 
 // modelState is what the page knows about the model, all of it from the worker, which
@@ -144,7 +145,13 @@ func (p *Page) onWorkers(ctx app.Context, e app.Event) {
 // worker i of the pool. Worker 0 loads the model for the page: its progress and its "ready"
 // are what the page shows; the others report ready when they have built their engine.
 func (p *Page) onWorkerMessage(ctx app.Context, i int, d app.Value) {
+	if id := d.Get("id"); id.Type() == app.TypeNumber && isCalibrationID(id.Int()) {
+		p.onCalibrationFilm(i, d) // a film of the site calibration, not a card's
+		return
+	}
 	switch d.Get("type").String() {
+	case "calibrated", "site-checked", "site-error":
+		p.onSiteMessage(ctx, d)
 	case "progress":
 		if i != 0 {
 			return
@@ -169,6 +176,7 @@ func (p *Page) onWorkerMessage(ctx app.Context, i int, d app.Value) {
 		}
 		p.model.info = info
 		p.restoreOperating(ctx)
+		p.restoreSite(ctx)
 	case "fatal":
 		id := p.pool.fail(i)
 		if p.pool.readyCount() > 0 || (i != 0 && p.pool.live() > 0) {
@@ -335,7 +343,7 @@ func (p *Page) addFiles(files []app.Value) {
 		}
 		// Appended, not prepended: go-app diffs by position, and drawn canvases must stay put.
 		p.cards = append(p.cards, c)
-		p.pool.add(job{id: c.id, name: c.name, file: f})
+		p.pool.add(job{id: c.id, name: c.name, file: f, site: p.calib.site})
 	}
 }
 
@@ -363,6 +371,7 @@ func (p *Page) Render() app.UI {
 			app.If(p.model.ready, operatingSelector(p.model.info, p.operating, p.onOperating)),
 			app.If(p.model.ready, dropZone(p.onFilesEvent, p.onDrop)),
 			app.If(p.model.ready, workerSelector(p.workers, p.pool.readyCount(), p.onWorkers)),
+			app.If(p.model.ready, p.calibrationView()),
 			app.If(len(p.cards) > 0, batchProgress(p.cards, p.batchStart, p.batchDone, p.cancelBatch)),
 			// Always there, so what appears in it never moves the cards (go-app diffs by position).
 			app.Div().Class("results-wrap").Body(

@@ -43,7 +43,16 @@ func (iw *inferenceWorker) load(engine string) {
 // screen queues one file: a Blob (the File itself, which the worker reads when its turn
 // comes: cloning a File copies no bytes) or an ArrayBuffer, which is transferred, not copied.
 func (iw *inferenceWorker) screen(id int, name string, file app.Value) {
+	iw.screenSite(id, name, file, "")
+}
+
+// screenSite is screen with the site profile kept in the page (its JSON text, "" for none):
+// the result then carries its verdict at the site point too, marked site.
+func (iw *inferenceWorker) screenSite(id int, name string, file app.Value, site string) {
 	msg := app.Window().Get("Object").New()
+	if site != "" {
+		msg.Set("site", site)
+	}
 	msg.Set("type", "screen")
 	msg.Set("id", id)
 	msg.Set("name", name)

@@ -62,6 +62,7 @@ type job struct {
 	id   int
 	name string
 	file app.Value
+	site string // the site profile's JSON text, "" for none (inferenceWorker.screenSite)
 }
 
 func newWorkerPool(want int, onMessage func(i int, data app.Value), started func(id, worker int)) *workerPool {
@@ -171,6 +172,16 @@ func (p *workerPool) fail(i int) int {
 	return id
 }
 
+// anyReady is a ready worker, nil when there is none.
+func (p *workerPool) anyReady() *inferenceWorker {
+	for _, w := range p.workers {
+		if w.ready && !w.dead {
+			return w.w
+		}
+	}
+	return nil
+}
+
 // pump hands queued files, in order, to idle ready workers.
 func (p *workerPool) pump() {
 	for i, w := range p.workers {
@@ -181,7 +192,7 @@ func (p *workerPool) pump() {
 			j := p.queue[0]
 			p.queue = p.queue[1:]
 			w.busy = j.id
-			w.w.screen(j.id, j.name, j.file)
+			w.w.screenSite(j.id, j.name, j.file, j.site)
 			p.started(j.id, i)
 		}
 	}

@@ -3,12 +3,14 @@
 // and screens queued files one at a time, so the page's thread never runs the model.
 //
 // Page -> worker: {type:"load", engine?}; {type:"screen", id, name, bytes: ArrayBuffer or
-// Blob}. The page sends the File itself (a Blob: cloning it copies no bytes), so a queued
+// Blob, site?: a site profile's JSON text, whose point the result then decides at too};
+// {type:"calibrate", id, request}; {type:"checkSite", id, profile} (siteCall, below). The
+// page sends the File itself (a Blob: cloning it copies no bytes), so a queued
 // batch holds no file in memory; the worker reads it when its turn comes.
 // Worker -> page: {type:"progress", stage, loaded, total}; {type:"ready", name, version,
 // sha256, trained, thresholdName, thresholdValue, engine, metadata (JSON text)};
 // {type:"fatal", message}; {type:"stage", id, stage}; {type:"result", id, prob, positive,
-// decisions: [{name, verdict, text}], heatmap: ArrayBuffer RGBA, size, seconds, decodedAt,
+// decisions: [{name, verdict, text, site}], heatmap: ArrayBuffer RGBA, size, seconds, decodedAt,
 // wasmBytes, fileSha256}; {type:"error", id, message, fileSha256}. fileSha256 is the hex
 // SHA-256 of the file's bytes (for the page's audit log; "" when the file could not be read).
 // The thresholds come once, in "ready"; a result carries its verdict at each of them.
@@ -137,7 +139,7 @@ async function drain() {
         const res = engine.screen(new Uint8Array(bytes), (stage) => {
           if (stage === "running") decodedAt = performance.timeOrigin + performance.now(); // screen.Running starts once the image is decoded
           postMessage({ type: "stage", id: job.id, stage });
-        });
+        }, job.site || "");
         if (res.error) {
           postMessage({ type: "error", id: job.id, message: res.error, category: res.code || "", fileSha256 });
           continue;
@@ -157,6 +159,20 @@ async function drain() {
   }
 }
 
+// siteCall answers a "calibrate" {id, request: JSON text} with {type: "calibrated", id,
+// answer: JSON text}, a "checkSite" {id, profile: JSON text} with {type: "site-checked", id,
+// profile}; either fails with {type: "site-error", id, call, message}.
+async function siteCall(msg) {
+  try {
+    await loading;
+    const res = msg.type === "calibrate" ? engine.calibrate(msg.request) : engine.checkSite(msg.profile);
+    if (res.error) throw new Error(res.error);
+    postMessage(msg.type === "calibrate" ? { type: "calibrated", id: msg.id, answer: res.answer } : { type: "site-checked", id: msg.id, profile: res.profile });
+  } catch (err) {
+    postMessage({ type: "site-error", id: msg.id, call: msg.type, message: String(err && err.message ? err.message : err) });
+  }
+}
+
 onmessage = (e) => {
   const msg = e.data;
   switch (msg.type) {
@@ -169,6 +185,10 @@ onmessage = (e) => {
     case "screen":
       queue.push(msg);
       drain();
+      break;
+    case "calibrate": // site calibration: the bridge's metrics.Site on the page's scores
+    case "checkSite": // a site profile the page keeps or imports, checked against this model
+      siteCall(msg);
       break;
   }
 };
