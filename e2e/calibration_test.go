@@ -51,7 +51,7 @@ func siteFilms(t *testing.T, n int) string {
 // threshold is metrics'; the saved site point is offered in the selector, and a card screened
 // at it says it is a site point (the decision's site flag and the "site: " name), as do the
 // CSV export and the audit log; a profile the trainer's calibrate code writes for this model
-// is imported, and one for another model is refused saying so.
+// is imported, and one for another model is refused saying so. axe-core checks the open view.
 func TestCalibration(t *testing.T) {
 	dir := siteFilms(t, films)
 	modelBytes, err := os.ReadFile(modelPath)
@@ -120,6 +120,8 @@ func TestCalibration(t *testing.T) {
 	if n := evalJS[int](ctx, t, `document.querySelectorAll("[id^=calibration-preset-]").length`); n != len(native.Metadata().Thresholds) {
 		t.Errorf("%d preset rows, the model has %d operating points", n, len(native.Metadata().Thresholds))
 	}
+
+	runAxe(ctx, t, "site calibration") // the open view, with its curve, table and file inputs
 
 	// Label the point and save it.
 	evalJS[string](ctx, t, `(() => { const i = document.getElementById("site-label"); i.value = "e2e room";
