@@ -42,13 +42,15 @@ const readGateCards = `Array.from(document.querySelectorAll(".card")).map((c) =>
            prob: p ? p.dataset.prob : "", gate: g ? g.textContent : "" };
 })`
 
-// documentImage is a white page of black typed lines: a scanned document, the kind of
-// picture a clinician drops by mistake. It is gray, has contrast and many gray levels, so
-// only the gate can tell it is not a chest film.
+// documentImage is a page of typed lines as a phone photographs or a scanner reads it: the
+// paper shaded from top to bottom, the type's edges soft. A clinician drops such a picture by
+// mistake. It is gray, has contrast and many gray levels, so the film checks before the model
+// pass it and only the gate can tell it is not a chest film.
 func documentImage() image.Image {
-	img := image.NewGray(image.Rect(0, 0, 620, 800))
-	draw.Draw(img, img.Bounds(), image.NewUniform(color.Gray{Y: 245}), image.Point{}, draw.Src)
-	d := font.Drawer{Dst: img, Src: image.NewUniform(color.Gray{Y: 20}), Face: basicfont.Face7x13}
+	const w, h = 620, 800
+	typed := image.NewGray(image.Rect(0, 0, w, h))
+	draw.Draw(typed, typed.Bounds(), image.NewUniform(color.Gray{Y: 255}), image.Point{}, draw.Src)
+	d := font.Drawer{Dst: typed, Src: image.NewUniform(color.Gray{Y: 0}), Face: basicfont.Face7x13}
 	lines := []string{
 		"DISCHARGE SUMMARY", "",
 		"Reason for admission: fever and cough for three days.",
@@ -60,6 +62,24 @@ func documentImage() image.Image {
 	for i := 0; i < 44; i++ {
 		d.Dot = fixed.P(40, 60+i*16)
 		d.DrawString(lines[i%len(lines)])
+	}
+	img := image.NewGray(typed.Bounds())
+	for y := 0; y < h; y++ {
+		paper := 250 - 60*float64(y)/h // lit from the top
+		for x := 0; x < w; x++ {
+			// A 3x3 box blur softens the type; ink darkens the paper in proportion.
+			var sum, n float64
+			for dy := -1; dy <= 1; dy++ {
+				for dx := -1; dx <= 1; dx++ {
+					if xx, yy := x+dx, y+dy; xx >= 0 && yy >= 0 && xx < w && yy < h {
+						sum += float64(typed.GrayAt(xx, yy).Y)
+						n++
+					}
+				}
+			}
+			ink := 1 - sum/n/255
+			img.SetGray(x, y, color.Gray{Y: uint8(paper*(1-0.85*ink) + 0.5)})
+		}
 	}
 	return img
 }
