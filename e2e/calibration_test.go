@@ -51,7 +51,8 @@ func siteFilms(t *testing.T, n int) string {
 // threshold is metrics'; the saved site point is offered in the selector, and a card screened
 // at it says it is a site point (the decision's site flag and the "site: " name), as do the
 // CSV export and the audit log; a profile the trainer's calibrate code writes for this model
-// is imported, and one for another model is refused saying so. axe-core checks the open view.
+// is imported, and one for another model is refused saying so; the kept point survives a
+// reload. axe-core checks the open view.
 func TestCalibration(t *testing.T) {
 	dir := siteFilms(t, films)
 	modelBytes, err := os.ReadFile(modelPath)
@@ -203,5 +204,13 @@ func TestCalibration(t *testing.T) {
 	}
 	if got := evalJS[string](ctx, t, `document.getElementById("calibration").dataset.site`); got != cli.Profile.Operating.Name {
 		t.Errorf("after the refused import the site point is %q, want %q", got, cli.Profile.Operating.Name)
+	}
+
+	// Kept in the browser: after a reload the worker checks it again and the page offers it.
+	step(ctx, t, "reload: the kept site point comes back", 3*time.Minute, chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS(`.page[data-client="true"] #model-ready`)),
+		chromedp.WaitVisible(chromedp.CSS(`#calibration[data-site^="site: CLI room"]`)))
+	if !evalJS[bool](ctx, t, fmt.Sprintf(`Array.from(document.querySelectorAll("#operating-point option")).some((o) => o.value === %q)`, cli.Profile.Operating.Name)) {
+		t.Errorf("after a reload the selector does not offer %q", cli.Profile.Operating.Name)
 	}
 }
