@@ -109,7 +109,8 @@ func tabOrder(ctx context.Context, t *testing.T, n int) []string {
 }
 
 // TestAccessibility runs axe-core on each view of the page (before and after screening, with
-// the results table, the audit log, the model card) and fails on a serious or critical WCAG
+// the results table, the film viewer, the site calibration view, the audit log, the model
+// card) and fails on a serious or critical WCAG
 // 2.1 A/AA violation; checks that the controls are reached with the keyboard alone and that
 // a sort header and the audit log answer Enter; and lays the page out at 360 px (a phone):
 // nothing may stick out sideways, the verdict stays in words beside its colour. It writes
@@ -165,6 +166,21 @@ func TestAccessibility(t *testing.T) {
 	if before == after && !strings.ContainsAny(sorted, "ad") {
 		t.Errorf("Enter on a sort header changed neither the order nor aria-sort (%q)", sorted)
 	}
+
+	// The film viewer (a modal dialog), opened from the keyboard on the pneumonia card.
+	evalJS[bool](ctx, t, fmt.Sprintf(`document.querySelector('.card[data-name=%q] button.card-view').focus(), true`, filepath.Base(pneumonia)))
+	press(ctx, t, kb.Enter)
+	step(ctx, t, "the viewer opens with Enter", 30*time.Second, chromedp.WaitVisible(chromedp.CSS(`dialog#viewer[open]`)))
+	click(ctx, t, "#viewer-side")
+	runAxe(ctx, t, "film viewer, side by side")
+	press(ctx, t, kb.Escape)
+	step(ctx, t, "Esc closes the viewer", 20*time.Second, chromedp.WaitNotPresent(chromedp.CSS(`dialog#viewer[open]`)))
+
+	// The site calibration view, opened.
+	click(ctx, t, "#calibration-toggle")
+	step(ctx, t, "the calibration view opens", 20*time.Second, chromedp.WaitVisible(chromedp.ID("calibration-input")))
+	runAxe(ctx, t, "site calibration")
+	click(ctx, t, "#calibration-toggle")
 
 	// The audit log, opened from the keyboard.
 	evalJS[bool](ctx, t, `document.getElementById("audit-open").focus(), true`)
