@@ -2,7 +2,8 @@
 // docs/architecture.md draws it: data flows one way (decode -> preprocess -> model ->
 // explain -> present), the contract and the model-file library sit below everything that
 // runs a model, the screening path never names an engine, the page's UI knows nothing of
-// models, no library imports a command, and the product's worker links no onnx-go.
+// models, no library imports a command, and the product's worker links no onnx-go and no
+// protobuf-go beyond protowire.
 //
 // It asks `go list` for the real graph, so a forbidden import fails `make test` with the
 // rule it breaks, and a new package fails until it is placed in a layer here and in the doc.
@@ -15,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -28,7 +30,7 @@ var layers = []struct {
 	name string
 	pkgs []string
 }{
-	{"foundations: no project imports", []string{"onnxpb", "atomicfile", "sgemm", "quant", "resnet", "imagedecode", "internal/...", "cli"}},
+	{"foundations: no project imports", []string{"onnxpb/...", "atomicfile", "sgemm", "quant", "resnet", "imagedecode", "internal/...", "cli"}},
 	{"the model contract and the data layout", []string{"model", "dataset"}},
 	{"the model-file library", []string{"modelfile", "modelfile/torchvision"}},
 	{"preprocess, explain and measure", []string{"filmcheck", "preprocess", "gradcam", "metrics"}},
@@ -50,6 +52,7 @@ var forbidden = []struct{ from, to, why string }{
 	{"screen", "inference", "screen takes its engine as a value (model.Engine); each main picks one"},
 	{"web", "...", "the page's UI talks to the worker by messages; models and screening live in the worker"},
 	{"foundations", "...", "foundation packages stand alone"},
+	{"...", "onnxpb/internal/pbgen", "the generated protobuf code is the onnxpb codec tests' reference only: linking it brings protobuf-go's runtime back"},
 }
 
 type pkg struct {
@@ -232,6 +235,49 @@ func TestBrowserBinariesLinkNoReferenceEngine(t *testing.T) {
 	}
 }
 
+// protowire is the one part of protobuf-go the product's worker may link (with what it
+// imports): onnxpb's codec is written on it, and the rest (reflection, the generated code's
+// runtime) cost the worker about 0.9 MB gzip.
+const (
+	protobufModule = "google.golang.org/protobuf/"
+	protowire      = protobufModule + "encoding/protowire"
+)
+
+// protobufBeyondWire returns the protobuf-go packages among deps that are neither protowire
+// nor what protowire links (allowed).
+func protobufBeyondWire(deps []string, allowed map[string]bool) []string {
+	var bad []string
+	for _, d := range deps {
+		if strings.HasPrefix(d, protobufModule) && !allowed[d] {
+			bad = append(bad, d)
+		}
+	}
+	return bad
+}
+
+// TestWorkerLinksOnlyProtowire: the product's worker decodes models with onnxpb, on protowire
+// alone. (The reference worker's onnx-go brings gogo protobuf, which is its own affair.)
+func TestWorkerLinksOnlyProtowire(t *testing.T) {
+	js := []string{"GOOS=js", "GOARCH=wasm"}
+	allowed := map[string]bool{}
+	for _, p := range goList(t, js, "-deps", protowire) {
+		allowed[p.ImportPath] = true
+	}
+	var deps []string
+	for _, p := range goList(t, js, "-deps", "./wasm/worker") {
+		deps = append(deps, p.ImportPath)
+	}
+	if !slices.Contains(deps, protowire) || !slices.Contains(deps, module+"/onnxpb") {
+		t.Fatalf("./wasm/worker does not link onnxpb on %s: the test would pass for the wrong reason", protowire)
+	}
+	for _, d := range protobufBeyondWire(deps, allowed) {
+		t.Errorf("./wasm/worker links %s: only %s may be linked (onnxpb's codec)", d, protowire)
+	}
+	if bad := protobufBeyondWire([]string{protowire, protobufModule + "proto", "fmt"}, allowed); !slices.Equal(bad, []string{protobufModule + "proto"}) {
+		t.Errorf("the rule finds %v in a worker linking proto, want only proto", bad)
+	}
+}
+
 // TestRulesCatchViolations feeds check imports that break each rule, so the rules above
 // cannot silently stop matching anything.
 func TestRulesCatchViolations(t *testing.T) {
@@ -248,6 +294,7 @@ func TestRulesCatchViolations(t *testing.T) {
 		{"training/gpu", []string{module + "/modelconv/parity"}, "serves that command only"},
 		{"server/api", []string{module + "/training/head"}, "serve the trainer only"},
 		{"quant", []string{module + "/onnxpb"}, "stand alone"},
+		{"modelfile", []string{module + "/onnxpb/internal/pbgen"}, "codec tests' reference"},
 		{"newpackage", nil, "in no layer"},
 		{"convnet", []string{module + "/inference"}, "own layer"},
 	} {

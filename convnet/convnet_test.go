@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-
 	"pneumoscan/imagedecode"
 	"pneumoscan/inference"
 	"pneumoscan/internal/testmodel"
@@ -41,7 +39,7 @@ func loadOnnxGo(t testing.TB, b []byte) *inference.Net {
 func loadPrepared(t testing.TB, b []byte) *onnxpb.ModelProto {
 	t.Helper()
 	mp := &onnxpb.ModelProto{}
-	if err := proto.Unmarshal(b, mp); err != nil {
+	if err := onnxpb.Unmarshal(b, mp); err != nil {
 		t.Fatal(err)
 	}
 	if err := modelfile.Canonicalize(mp); err != nil {
@@ -54,7 +52,7 @@ func loadPrepared(t testing.TB, b []byte) *onnxpb.ModelProto {
 func imageTensor(t testing.TB, modelBytes, data []byte) []float32 {
 	t.Helper()
 	mp := &onnxpb.ModelProto{}
-	if err := proto.Unmarshal(modelBytes, mp); err != nil {
+	if err := onnxpb.Unmarshal(modelBytes, mp); err != nil {
 		t.Fatal(err)
 	}
 	meta, err := model.ParseMetadata(mp.MetadataProps)

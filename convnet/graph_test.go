@@ -4,8 +4,6 @@ import (
 	"math"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-
 	"pneumoscan/modelfile"
 	"pneumoscan/onnxpb"
 )
@@ -56,7 +54,7 @@ func TestUnusualGraphMatchesOnnxGo(t *testing.T) {
 		Output: []*onnxpb.ValueInfoProto{modelfile.ValueInfo("prob", 1, 1), modelfile.ValueInfo("features", 1, 4, 3, 3)},
 	}
 	mp := &onnxpb.ModelProto{IrVersion: 8, Graph: g, OpsetImport: []*onnxpb.OperatorSetIdProto{{Version: 13}}}
-	b, err := proto.Marshal(mp)
+	b, err := onnxpb.Marshal(mp)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/owulveryck/onnx-go"
 	"github.com/owulveryck/onnx-go/backend/x/gorgonnx"
-	"google.golang.org/protobuf/proto"
 	"gorgonia.org/tensor"
 
 	"pneumoscan/model"
@@ -27,7 +26,7 @@ type Net struct {
 // Load parses an ONNX file, prepares it (modelfile.Canonicalize, then the onnx-go checks) and builds the onnx-go graph.
 func Load(modelBytes []byte) (*Net, error) {
 	mp := &onnxpb.ModelProto{}
-	if err := proto.Unmarshal(modelBytes, mp); err != nil {
+	if err := onnxpb.Unmarshal(modelBytes, mp); err != nil {
 		return nil, fmt.Errorf("inference: not an ONNX model file: %w", err)
 	}
 	return LoadModel(mp)
@@ -64,7 +63,7 @@ func LoadModel(mp *onnxpb.ModelProto) (*Net, error) {
 			return nil, fmt.Errorf("inference: model has no output %q", want)
 		}
 	}
-	b, err := proto.Marshal(mp)
+	b, err := onnxpb.Marshal(mp)
 	if err != nil {
 		return nil, fmt.Errorf("inference: %w", err)
 	}

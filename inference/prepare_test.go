@@ -7,7 +7,6 @@ import (
 
 	"github.com/owulveryck/onnx-go"
 	"github.com/owulveryck/onnx-go/backend/x/gorgonnx"
-	"google.golang.org/protobuf/proto"
 	"gorgonia.org/tensor"
 
 	"pneumoscan/modelfile"
@@ -63,7 +62,7 @@ func run(t *testing.T, m *onnx.Model, g *gorgonnx.Graph, in []float32, shape []i
 
 func load(t *testing.T, mp *onnxpb.ModelProto) (*onnx.Model, *gorgonnx.Graph) {
 	t.Helper()
-	b, err := proto.Marshal(mp)
+	b, err := onnxpb.Marshal(mp)
 	if err != nil {
 		t.Fatal(err)
 	}

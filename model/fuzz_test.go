@@ -5,8 +5,6 @@ import (
 	"reflect"
 	"testing"
 
-	"google.golang.org/protobuf/proto"
-
 	"pneumoscan/internal/testmodel"
 	"pneumoscan/onnxpb"
 )
@@ -45,7 +43,7 @@ func FuzzParseMetadata(f *testing.F) {
 		f.Add(present, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11])
 	}
 	var tiny onnxpb.ModelProto
-	if err := proto.Unmarshal(testmodel.Tiny(f), &tiny); err != nil {
+	if err := onnxpb.Unmarshal(testmodel.Tiny(f), &tiny); err != nil {
 		f.Fatal(err)
 	}
 	add(fuzzSeed(tiny.MetadataProps))

@@ -6,20 +6,18 @@ import (
 	"os"
 	"pneumoscan/atomicfile"
 
-	"google.golang.org/protobuf/proto"
-
 	"pneumoscan/onnxpb"
 )
 
 // Marshal encodes m deterministically, so the same model always gives the same bytes.
 func Marshal(m *onnxpb.ModelProto) ([]byte, error) {
-	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	return onnxpb.Marshal(m)
 }
 
 // Unmarshal decodes an ONNX model, refusing data that is not one.
 func Unmarshal(data []byte) (*onnxpb.ModelProto, error) {
 	m := &onnxpb.ModelProto{}
-	if err := proto.Unmarshal(data, m); err != nil {
+	if err := onnxpb.Unmarshal(data, m); err != nil {
 		return nil, fmt.Errorf("not an ONNX model (protobuf: %v)", err)
 	}
 	if m.Graph == nil || len(m.Graph.Node) == 0 {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	"google.golang.org/protobuf/proto"
-
 	"pneumoscan/model"
 	"pneumoscan/onnxpb"
 )
@@ -161,7 +159,7 @@ func WithGate(data []byte, p model.GateParams, edit func(*model.Metadata) error)
 	StripGate(before)
 	StripGate(back)
 	before.MetadataProps, back.MetadataProps = nil, nil
-	if !proto.Equal(before, back) {
+	if !onnxpb.Equal(before, back) {
 		return nil, model.Metadata{}, errors.New("adding the gate changed the model itself (graph, weights or header): refusing")
 	}
 	return out, bmd, nil

@@ -6,10 +6,9 @@ import (
 	"os"
 	"reflect"
 
-	"google.golang.org/protobuf/proto"
-
 	"pneumoscan/atomicfile"
 	"pneumoscan/model"
+	"pneumoscan/onnxpb"
 )
 
 // RewriteMetadata returns the model file data with its pneumoscan metadata replaced by what
@@ -61,7 +60,7 @@ func sameButMetadata(before, after []byte, want model.Metadata) error {
 		return fmt.Errorf("the rewritten model's metadata reads back as %+v, not %+v", got, want)
 	}
 	a.MetadataProps, b.MetadataProps = nil, nil
-	if !proto.Equal(a, b) {
+	if !onnxpb.Equal(a, b) {
 		return fmt.Errorf("rewriting the metadata changed the model itself (graph, weights or header): refusing")
 	}
 	return nil

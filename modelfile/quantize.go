@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"google.golang.org/protobuf/proto"
-
 	"pneumoscan/onnxpb"
 	"pneumoscan/quant"
 )
@@ -35,7 +33,7 @@ func Quantize(m *onnxpb.ModelProto) (*onnxpb.ModelProto, error) {
 			return nil, fmt.Errorf("modelfile: opset %d has no per-axis DequantizeLinear (need %d)", op.Version, Opset)
 		}
 	}
-	out := proto.Clone(m).(*onnxpb.ModelProto)
+	out := onnxpb.Clone(m)
 	g := out.Graph
 	inits := make(map[string]int, len(g.Initializer))
 	for i, t := range g.Initializer {

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"pneumoscan/convnet"
 	"pneumoscan/filmcheck"
 	"pneumoscan/imagedecode"
@@ -108,7 +106,7 @@ func TestScreenMatchesPyTorch(t *testing.T) {
 func quantized(t *testing.T, b []byte) []byte {
 	t.Helper()
 	mp := &onnxpb.ModelProto{}
-	if err := proto.Unmarshal(b, mp); err != nil {
+	if err := onnxpb.Unmarshal(b, mp); err != nil {
 		t.Fatal(err)
 	}
 	g := mp.Graph
@@ -154,7 +152,7 @@ func quantized(t *testing.T, b []byte) []byte {
 	}
 	g.Initializer = inits
 	g.Node = append(dq, g.Node...)
-	out, err := proto.Marshal(mp)
+	out, err := onnxpb.Marshal(mp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,15 +184,15 @@ func TestNewRefuses(t *testing.T) {
 		t.Errorf("garbage: %v", err)
 	}
 	mp := &onnxpb.ModelProto{}
-	if err := proto.Unmarshal(b, mp); err != nil {
+	if err := onnxpb.Unmarshal(b, mp); err != nil {
 		t.Fatal(err)
 	}
 	mp.MetadataProps = nil
-	plain, _ := proto.Marshal(mp)
+	plain, _ := onnxpb.Marshal(mp)
 	if _, err := New(plain, convnet.Engine); err == nil || !strings.Contains(err.Error(), "not a pneumoscan model") {
 		t.Errorf("no metadata: %v", err)
 	}
-	if err := proto.Unmarshal(b, mp); err != nil {
+	if err := onnxpb.Unmarshal(b, mp); err != nil {
 		t.Fatal(err)
 	}
 	for _, init := range mp.Graph.Initializer {
@@ -202,7 +200,7 @@ func TestNewRefuses(t *testing.T) {
 			init.Name = "something.else"
 		}
 	}
-	noHead, _ := proto.Marshal(mp)
+	noHead, _ := onnxpb.Marshal(mp)
 	if _, err := New(noHead, convnet.Engine); err == nil {
 		t.Error("model without head weights: no error")
 	}

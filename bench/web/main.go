@@ -48,7 +48,6 @@ import (
 	"github.com/chromedp/cdproto/performance"
 	cdruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-	"google.golang.org/protobuf/proto"
 
 	"pneumoscan/atomicfile"
 	"pneumoscan/bench/internal/benchimages"
@@ -162,7 +161,7 @@ func run(o options) error {
 		return fmt.Errorf("%s serves model %.12s but %s is %.12s: run `make static`", o.static, manifest.SHA256, o.model, hex.EncodeToString(sum[:]))
 	}
 	mp := &onnxpb.ModelProto{}
-	if err := proto.Unmarshal(modelBytes, mp); err != nil {
+	if err := onnxpb.Unmarshal(modelBytes, mp); err != nil {
 		return err
 	}
 	meta, err := model.ParseMetadata(mp.MetadataProps)

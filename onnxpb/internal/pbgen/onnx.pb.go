@@ -1,6 +1,9 @@
 // The subset of the ONNX IR (onnx/onnx.proto, IR version 8+) that pneumoscan reads and writes.
 // Field numbers are ONNX's, so files round-trip with any ONNX tool; fields not listed here are
-// kept as unknown fields by protobuf-go and written back unchanged.
+// kept as unknown fields and written back unchanged.
+//
+// pneumoscan/onnxpb implements this schema by hand (types and a protowire codec); the code
+// protoc-gen-go makes from it, in this folder, is only the reference its tests compare with.
 //
 // The proto package is deliberately not "onnx": onnx-go registers its own generated "onnx"
 // package and a second registration panics at start.
@@ -11,7 +14,7 @@
 // 	protoc        v3.21.12
 // source: onnx.proto
 
-package onnxpb
+package pbgen
 
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -1267,7 +1270,7 @@ const file_onnx_proto_rawDesc = "" +
 	"\aFLOAT16\x10\n" +
 	"\x12\n" +
 	"\n" +
-	"\x06DOUBLE\x10\vB\x13Z\x11pneumoscan/onnxpbb\x06proto3"
+	"\x06DOUBLE\x10\vB\"Z pneumoscan/onnxpb/internal/pbgenb\x06proto3"
 
 var (
 	file_onnx_proto_rawDescOnce sync.Once
