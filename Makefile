@@ -108,7 +108,8 @@ BENCH_ARGS ?=
 FUZZTIME ?= 10m
 FUZZ_PARALLEL ?= 1
 FUZZ_TARGETS := imagedecode:FuzzDecode imagedecode:FuzzDICOM imagedecode:FuzzJPEGLossless \
-	preprocess:FuzzTensor model:FuzzParseMetadata modelfile:FuzzReadModel server/api:FuzzScreen
+	preprocess:FuzzTensor model:FuzzParseMetadata modelfile:FuzzReadModel server/api:FuzzScreen \
+	onnxpb:FuzzCrossCheck
 
 .PHONY: fuzz
 fuzz:
