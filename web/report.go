@@ -114,12 +114,16 @@ func (p *Page) printReport(ctx app.Context, e app.Event) {
 // printWhenLoaded opens the print dialog once every picture of the report has decoded (the
 // browser prints what it has, and would leave a blank where a picture is still decoding).
 func (p *Page) printWhenLoaded(r *report) {
-	imgs := app.Window().Get("Array").Call("from", app.Window().Get("document").Call("querySelectorAll", "#report img"))
-	var decode, noop, done app.Func
-	decode = app.FuncOf(func(this app.Value, args []app.Value) any { return args[0].Call("decode").Call("catch", noop) })
+	// The promises are gathered in Go: a Go callback given to Array.map for this hung the
+	// page in Chromium (TestViewer).
+	imgs := app.Window().Get("document").Call("querySelectorAll", "#report img")
+	var noop, done app.Func
 	noop = app.FuncOf(func(this app.Value, args []app.Value) any { return nil })
+	decoded := app.Window().Get("Array").New()
+	for i := 0; i < imgs.Length(); i++ {
+		decoded.Call("push", imgs.Index(i).Call("decode").Call("catch", noop))
+	}
 	done = app.FuncOf(func(this app.Value, args []app.Value) any {
-		decode.Release()
 		noop.Release()
 		done.Release()
 		p.ctx.Dispatch(func(ctx app.Context) {
@@ -148,7 +152,7 @@ func (p *Page) printWhenLoaded(r *report) {
 		})
 		return nil
 	})
-	app.Window().Get("Promise").Call("all", imgs.Call("map", decode)).Call("then", done)
+	app.Window().Get("Promise").Call("all", decoded).Call("then", done)
 }
 
 // dropReport releases the report (after the print dialog closed, or before a new one).
