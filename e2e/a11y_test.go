@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -152,6 +153,27 @@ func TestAccessibility(t *testing.T) {
 	if n := evalJS[int](ctx, t, `Array.from(document.querySelectorAll(".card .verdict, #results tbody tr")).filter((e) => e.textContent.trim() === "").length`); n != 0 {
 		t.Errorf("%d verdicts or rows carry no text", n)
 	}
+	// Positive and negative verdict colours stay apart for red-green colour-blind readers: the
+	// page's own colours, through the Viénot-Brettel-Mollon dichromat simulation (linear RGB),
+	// are compared for protanopia and deuteranopia.
+	dist := evalJS[string](ctx, t, `(() => {
+		const colour = (cls) => { const e = document.createElement("p"); e.className = cls; document.body.appendChild(e);
+			const c = getComputedStyle(e).color.match(/[0-9.]+/g).slice(0, 3).map(Number); e.remove();
+			return c.map((v) => { v /= 255; return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }); };
+		const sims = {protanopia: ([r, g, b]) => [0.11238*r + 0.88762*g, 0.11238*r + 0.88762*g, 0.00401*r - 0.00401*g + b],
+			deuteranopia: ([r, g, b]) => [0.29275*r + 0.70725*g, 0.29275*r + 0.70725*g, -0.02234*r + 0.02234*g + b]};
+		const pos = colour("decision positive"), neg = colour("decision negative");
+		return Object.entries(sims).map(([k, f]) => { const a = f(pos), b = f(neg);
+			return k + "=" + Math.hypot(a[0]-b[0], a[1]-b[1], a[2]-b[2]).toFixed(3); }).join(" ");
+	})()`)
+	for _, kv := range strings.Fields(dist) {
+		name, v, _ := strings.Cut(kv, "=")
+		if d, err := strconv.ParseFloat(v, 64); err != nil || d < 0.15 {
+			t.Errorf("positive and negative verdict colours are %s apart for %s (linear RGB; want >= 0.15)", v, name)
+		}
+	}
+	t.Logf("verdict colours apart, simulated: %s", dist)
+
 	// A sort header is a button: Enter on it sorts.
 	before := evalJS[string](ctx, t, `Array.from(document.querySelectorAll("#results tbody tr")).map((r) => r.textContent).join("|")`)
 	hdr := evalJS[int](ctx, t, `document.querySelectorAll("#results thead button").length`)
