@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -193,6 +194,22 @@ func TestAccessibility(t *testing.T) {
 	evalJS[bool](ctx, t, fmt.Sprintf(`document.querySelector('.card[data-name=%q] button.card-view').focus(), true`, filepath.Base(pneumonia)))
 	press(ctx, t, kb.Enter)
 	step(ctx, t, "the viewer opens with Enter", 30*time.Second, chromedp.WaitVisible(chromedp.CSS(`dialog#viewer[open]`)))
+	// The mouse wheel zooms (a real wheel event from the input layer, over the film's pane).
+	box := evalJS[[]float64](ctx, t, `(() => { const r = document.querySelector("dialog#viewer .viewer-pane").getBoundingClientRect(); return [r.left + r.width/2, r.top + r.height/2]; })()`)
+	if _, err := chromedp.Call(ctx, input.DispatchMouseEvent, input.DispatchMouseEventParams{Type: input.DispatchMouseEventTypeMouseWheel, X: box[0], Y: box[1], DeltaX: 0.001, DeltaY: -300}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); evalJS[string](ctx, t, `document.getElementById("viewer-zoom").textContent`) == "zoom 100%"; {
+		if time.Now().After(deadline) {
+			t.Fatal("the mouse wheel over the film did not zoom it")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("after one wheel step: %s", evalJS[string](ctx, t, `document.getElementById("viewer-zoom").textContent`))
+	// Pinch-zoom is the browser's to allow: the served page's viewport tag must not forbid it.
+	if vp := evalJS[string](ctx, t, `document.querySelector('meta[name="viewport"]').content`); strings.Contains(vp, "user-scalable") || strings.Contains(vp, "maximum-scale") {
+		t.Errorf("the page's viewport tag %q forbids pinch-zoom", vp)
+	}
 	click(ctx, t, "#viewer-side")
 	runAxe(ctx, t, "film viewer, side by side")
 	press(ctx, t, kb.Escape)
