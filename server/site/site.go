@@ -139,10 +139,7 @@ func Generate(o Options) (Result, error) {
 	if err := app.GenerateStaticWebsite(o.Dir, web.NewHandler(v)); err != nil {
 		return Result{}, fmt.Errorf("site: go-app generation: %w", err)
 	}
-	if err := fixOGURL(filepath.Join(o.Dir, "index.html")); err != nil {
-		return Result{}, err
-	}
-	if err := allowZoom(o.Dir); err != nil {
+	if err := fixPages(o.Dir); err != nil {
 		return Result{}, err
 	}
 	// go-app writes its own copy of wasm_exec.js; the binaries were built by this Go, so
@@ -161,20 +158,14 @@ func Generate(o Options) (Result, error) {
 // og:url with it); that address means nothing on the real site.
 var ogURL = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+/`)
 
-func fixOGURL(name string) error {
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(name, ogURL.ReplaceAll(b, []byte("/")))
-}
-
 // noZoom is the part of go-app's viewport meta tag that forbids pinch-zoom
 // ("maximum-scale=1, user-scalable=0"): a reader must be able to zoom into a film and its
 // text (WCAG 1.4.4), so every generated page gets the tag without it.
 var noZoom = regexp.MustCompile(`,\s*maximum-scale=1(\.0)?|,\s*user-scalable=(0|no)`)
 
-func allowZoom(dir string) error {
+// fixPages rewrites every generated page: og:url without the temporary server's address,
+// and the viewport tag without its zoom limit.
+func fixPages(dir string) error {
 	pages, err := filepath.Glob(filepath.Join(dir, "*.html"))
 	if err != nil {
 		return err
@@ -184,6 +175,7 @@ func allowZoom(dir string) error {
 		if err != nil {
 			return err
 		}
+		b = ogURL.ReplaceAll(b, []byte("/"))
 		if err := writeFileAtomic(name, noZoom.ReplaceAll(b, nil)); err != nil {
 			return err
 		}

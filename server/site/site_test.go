@@ -101,10 +101,17 @@ func TestGenerate(t *testing.T) {
 	}
 	for _, name := range pages {
 		b, _ := os.ReadFile(name)
-		vp := regexp.MustCompile(`<meta name="viewport" content="([^"]*)"`).FindSubmatch(b)
+		// go-app writes a tag's attributes in no fixed order: find the tag, then its content.
+		var vp [][]byte
+		if tag := regexp.MustCompile(`<meta [^>]*name="viewport"[^>]*>`).Find(b); tag != nil {
+			vp = regexp.MustCompile(`content="([^"]*)"`).FindSubmatch(tag)
+		}
 		if vp == nil || !strings.Contains(string(vp[1]), "width=device-width") ||
 			strings.Contains(string(vp[1]), "user-scalable") || strings.Contains(string(vp[1]), "maximum-scale") {
 			t.Errorf("%s: viewport meta %q, want width=device-width and no zoom limit", filepath.Base(name), vp)
+		}
+		if regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+/`).Match(b) {
+			t.Errorf("%s names the generator's temporary server", filepath.Base(name))
 		}
 	}
 	// The reference engine is fetched on request only: it must not grow the default download.
