@@ -40,24 +40,19 @@ func runScreen(ctx context.Context, fs *flag.FlagSet, args []string, stdout, std
 	if err != nil {
 		return err
 	}
-	usage := func(format string, a ...any) error {
-		fmt.Fprintf(stderr, format+"\n", a...)
-		fs.Usage()
-		return cli.ErrUsage
-	}
 	switch {
 	case len(pos) > 1:
-		return usage("screen takes one folder, got %d arguments", len(pos))
+		return cli.Misuse(fs, "screen takes one folder, got %d arguments", len(pos))
 	case len(pos) == 1 && *list != "":
-		return usage("give a folder or --list, not both")
+		return cli.Misuse(fs, "give a folder or --list, not both")
 	case len(pos) == 0 && *list == "":
-		return usage("screen needs a folder, or --list FILE")
+		return cli.Misuse(fs, "screen needs a folder, or --list FILE")
 	case *workers < 1:
-		return usage("--workers must be at least 1")
+		return cli.Misuse(fs, "--workers must be at least 1")
 	}
 	sh, err := resolveShard(*shardFlag, *shards, os.Getenv)
 	if err != nil {
-		return usage("%v", err)
+		return cli.Misuse(fs, "%v", err)
 	}
 
 	modelBytes, err := os.ReadFile(*modelPath)
@@ -80,7 +75,7 @@ func runScreen(ctx context.Context, fs *flag.FlagSet, args []string, stdout, std
 		for _, t := range meta.Thresholds {
 			names = append(names, t.Name)
 		}
-		return usage("--threshold %q: the model's operating points are %s", name, strings.Join(names, ", "))
+		return cli.Misuse(fs, "--threshold %q: the model's operating points are %s", name, strings.Join(names, ", "))
 	}
 
 	sk := skips{}

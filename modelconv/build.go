@@ -28,8 +28,7 @@ func runBuild(_ context.Context, fs *flag.FlagSet, args []string, stdout, stderr
 		return err
 	}
 	if *backbone == "" || *out == "" || len(pos) > 0 {
-		fs.Usage()
-		return cli.ErrUsage
+		return cli.Misuse(fs, "")
 	}
 	b, err := torchvision.ImportFile(*backbone, resnet.ResNet50)
 	if err != nil {
@@ -77,8 +76,7 @@ func runQuantize(_ context.Context, fs *flag.FlagSet, args []string, stdout, std
 		return err
 	}
 	if len(pos) != 1 || *out == "" {
-		fs.Usage()
-		return cli.ErrUsage
+		return cli.Misuse(fs, "")
 	}
 	m, err := modelfile.ReadFile(pos[0])
 	if err != nil {

@@ -27,8 +27,7 @@ func runInspect(_ context.Context, fs *flag.FlagSet, args []string, stdout, stde
 		return err
 	}
 	if len(pos) != 1 {
-		fs.Usage()
-		return cli.ErrUsage
+		return cli.Misuse(fs, "")
 	}
 	data, err := os.ReadFile(pos[0])
 	if err != nil {

@@ -34,8 +34,7 @@ func runParity(_ context.Context, fs *flag.FlagSet, args []string, stdout, stder
 	byModels := *fp32 != "" && *int8 != "" && *modelPath == "" && *engines == ""
 	byEngines := *modelPath != "" && *engines != "" && *fp32 == "" && *int8 == ""
 	if (!byModels && !byEngines) || *data == "" || len(pos) > 0 {
-		fs.Usage()
-		return cli.ErrUsage
+		return cli.Misuse(fs, "")
 	}
 	// Each side: a model file and an engine ("" is screen's default).
 	type side struct{ path, engine, label string }

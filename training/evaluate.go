@@ -26,9 +26,7 @@ func runEvaluate(ctx context.Context, fs *flag.FlagSet, args []string, stdout, s
 		return err
 	}
 	if *modelPath == "" || *data == "" {
-		fmt.Fprintln(stderr, "evaluate needs --model and --data")
-		fs.Usage()
-		return cli.ErrUsage
+		return cli.Misuse(fs, "evaluate needs --model and --data")
 	}
 	b, err := os.ReadFile(*modelPath)
 	if err != nil {

@@ -27,9 +27,7 @@ func runExport(ctx context.Context, fs *flag.FlagSet, args []string, stdout, std
 		return err
 	}
 	if *out == "" || *version == "" {
-		fmt.Fprintln(stderr, "export needs -o and --version")
-		fs.Usage()
-		return cli.ErrUsage
+		return cli.Misuse(fs, "export needs -o and --version")
 	}
 	info, err := readRun(*run)
 	if err != nil {

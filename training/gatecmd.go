@@ -43,9 +43,7 @@ func runGate(ctx context.Context, fs *flag.FlagSet, args []string, stdout, stder
 		return err
 	}
 	if *modelPath == "" || *data == "" || *negs == "" || (*outModel == "" && !*extractOnly) {
-		fmt.Fprintln(stderr, "gate needs --model, --data, --negatives and -o")
-		fs.Usage()
-		return cli.ErrUsage
+		return cli.Misuse(fs, "gate needs --model, --data, --negatives and -o")
 	}
 	if *workers < 1 {
 		return fmt.Errorf("--workers %d must be at least 1", *workers)
