@@ -5,13 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
-	"pneumoscan/convnet"
 	"pneumoscan/internal/cli"
 	"pneumoscan/metrics"
-	"pneumoscan/screen"
 	"pneumoscan/training/labelled"
 )
 
@@ -36,13 +33,9 @@ func runCalibrate(ctx context.Context, fs *flag.FlagSet, args []string, stdout, 
 	if err := labelled.CheckFolder(*data); err != nil {
 		return err // before the model loads: a wrong folder is the likelier mistake
 	}
-	b, err := os.ReadFile(*modelPath)
+	s, err := openScreener(*modelPath)
 	if err != nil {
 		return err
-	}
-	s, err := screen.New(b, convnet.Engine)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *modelPath, err)
 	}
 	c, err := labelled.Calibrate(ctx, s, *data, *label, *target, time.Now(), stderr)
 	if err != nil {

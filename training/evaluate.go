@@ -28,13 +28,9 @@ func runEvaluate(ctx context.Context, fs *flag.FlagSet, args []string, stdout, s
 	if *modelPath == "" || *data == "" {
 		return cli.Misuse(fs, "evaluate needs --model and --data")
 	}
-	b, err := os.ReadFile(*modelPath)
+	s, err := openScreener(*modelPath)
 	if err != nil {
 		return err
-	}
-	s, err := screen.New(b, convnet.Engine)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *modelPath, err)
 	}
 	dir, err := classRoot(*data)
 	if err != nil {
@@ -81,4 +77,18 @@ func classRoot(dir string) (string, error) {
 func isDir(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
+}
+
+// openScreener reads a model file and makes the native screener of it (the path the page's
+// worker runs, on the project's engine), for the commands that screen labelled folders.
+func openScreener(path string) (*screen.Screener, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := screen.New(b, convnet.Engine)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
 }
