@@ -90,23 +90,9 @@ func putFloat32(b []byte, num protowire.Number, v float32) []byte {
 	return protowire.AppendFixed32(b, math.Float32bits(v))
 }
 
-func putInt64s(b []byte, num protowire.Number, vs []int64) []byte {
-	if len(vs) == 0 {
-		return b
-	}
-	n := 0
-	for _, v := range vs {
-		n += protowire.SizeVarint(uint64(v))
-	}
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(n))
-	for _, v := range vs {
-		b = protowire.AppendVarint(b, uint64(v))
-	}
-	return b
-}
-
-func putInt32s(b []byte, num protowire.Number, vs []int32) []byte {
+// putVarints writes a packed repeated varint field (int64 or int32, the latter sign-extended
+// as protobuf does).
+func putVarints[T int32 | int64](b []byte, num protowire.Number, vs []T) []byte {
 	if len(vs) == 0 {
 		return b
 	}
@@ -259,7 +245,7 @@ func (m *AttributeProto) appendTo(b []byte, e *encoder) []byte {
 		b = putMessage(b, 6, func(b []byte) []byte { return m.G.appendTo(b, e) })
 	}
 	b = putFloat32s(b, 7, m.Floats)
-	b = putInt64s(b, 8, m.Ints)
+	b = putVarints(b, 8, m.Ints)
 	b = putBytesList(b, 9, m.Strings)
 	for _, x := range m.Tensors {
 		b = putMessage(b, 10, func(b []byte) []byte { return x.appendTo(b, e) })
@@ -338,12 +324,12 @@ func (m *TensorProto) appendTo(b []byte, e *encoder) []byte {
 	if m == nil {
 		return b
 	}
-	b = putInt64s(b, 1, m.Dims)
+	b = putVarints(b, 1, m.Dims)
 	b = putInt64(b, 2, int64(m.DataType))
 	b = putFloat32s(b, 4, m.FloatData)
-	b = putInt32s(b, 5, m.Int32Data)
+	b = putVarints(b, 5, m.Int32Data)
 	b = putBytesList(b, 6, m.StringData)
-	b = putInt64s(b, 7, m.Int64Data)
+	b = putVarints(b, 7, m.Int64Data)
 	b = e.putString(b, 8, m.Name, "TensorProto.name")
 	b = putBytes(b, 9, m.RawData)
 	b = putFloat64s(b, 10, m.DoubleData)
