@@ -148,19 +148,12 @@ func consumeVarint(typ protowire.Type, b []byte) (uint64, int, error) {
 	return v, n, nil
 }
 
-func decInt64(typ protowire.Type, b []byte, dst *int64) (int, error) {
+// decVarint reads a varint field; an int32 (or enum) one is truncated to 32 bits, as
+// protobuf-go does.
+func decVarint[T int32 | int64](typ protowire.Type, b []byte, dst *T) (int, error) {
 	v, n, err := consumeVarint(typ, b)
 	if err == nil {
-		*dst = int64(v)
-	}
-	return n, err
-}
-
-// decInt32 truncates the varint to 32 bits, as protobuf-go does for int32 and enum fields.
-func decInt32(typ protowire.Type, b []byte, dst *int32) (int, error) {
-	v, n, err := consumeVarint(typ, b)
-	if err == nil {
-		*dst = int32(v)
+		*dst = T(v)
 	}
 	return n, err
 }
@@ -204,21 +197,12 @@ func decPacked(typ, one protowire.Type, b []byte, elem func([]byte) int) (int, e
 	return 0, errWireType
 }
 
-func decInt64s(typ protowire.Type, b []byte, dst *[]int64) (int, error) {
+// decVarints reads a repeated varint field, packed or not (int32 values truncated as above).
+func decVarints[T int32 | int64](typ protowire.Type, b []byte, dst *[]T) (int, error) {
 	return decPacked(typ, protowire.VarintType, b, func(b []byte) int {
 		v, n := protowire.ConsumeVarint(b)
 		if n >= 0 {
-			*dst = append(*dst, int64(v))
-		}
-		return n
-	})
-}
-
-func decInt32s(typ protowire.Type, b []byte, dst *[]int32) (int, error) {
-	return decPacked(typ, protowire.VarintType, b, func(b []byte) int {
-		v, n := protowire.ConsumeVarint(b)
-		if n >= 0 {
-			*dst = append(*dst, int32(v))
+			*dst = append(*dst, T(v))
 		}
 		return n
 	})
@@ -268,7 +252,7 @@ func (m *ModelProto) unmarshal(b []byte, depth int) error {
 	return decodeMessage("ModelProto", b, depth, &m.unknownFields, func(num protowire.Number, typ protowire.Type, b []byte) (int, error) {
 		switch num {
 		case 1:
-			return decInt64(typ, b, &m.IrVersion)
+			return decVarint(typ, b, &m.IrVersion)
 		case 2:
 			return decString(typ, b, &m.ProducerName)
 		case 3:
@@ -276,7 +260,7 @@ func (m *ModelProto) unmarshal(b []byte, depth int) error {
 		case 4:
 			return decString(typ, b, &m.Domain)
 		case 5:
-			return decInt64(typ, b, &m.ModelVersion)
+			return decVarint(typ, b, &m.ModelVersion)
 		case 6:
 			return decString(typ, b, &m.DocString)
 		case 7:
@@ -310,7 +294,7 @@ func (m *OperatorSetIdProto) unmarshal(b []byte, depth int) error {
 		case 1:
 			return decString(typ, b, &m.Domain)
 		case 2:
-			return decInt64(typ, b, &m.Version)
+			return decVarint(typ, b, &m.Version)
 		}
 		return 0, errWireType
 	})
@@ -403,7 +387,7 @@ func (m *AttributeProto) unmarshal(b []byte, depth int) error {
 		case 2:
 			return decFloat32(typ, b, &m.F)
 		case 3:
-			return decInt64(typ, b, &m.I)
+			return decVarint(typ, b, &m.I)
 		case 4:
 			return decBytes(typ, b, &m.S)
 		case 5:
@@ -423,7 +407,7 @@ func (m *AttributeProto) unmarshal(b []byte, depth int) error {
 		case 7:
 			return decFloat32s(typ, b, &m.Floats)
 		case 8:
-			return decInt64s(typ, b, &m.Ints)
+			return decVarints(typ, b, &m.Ints)
 		case 9:
 			return decBytesList(typ, b, &m.Strings)
 		case 10:
@@ -433,7 +417,7 @@ func (m *AttributeProto) unmarshal(b []byte, depth int) error {
 				return x.unmarshal(v, depth)
 			})
 		case 20:
-			return decInt32(typ, b, (*int32)(&m.Type))
+			return decVarint(typ, b, (*int32)(&m.Type))
 		}
 		return 0, errWireType
 	})
@@ -488,7 +472,7 @@ func (m *TypeProto_Tensor) unmarshal(b []byte, depth int) error {
 	return decodeMessage("TypeProto.Tensor", b, depth, &m.unknownFields, func(num protowire.Number, typ protowire.Type, b []byte) (int, error) {
 		switch num {
 		case 1:
-			return decInt32(typ, b, &m.ElemType)
+			return decVarint(typ, b, &m.ElemType)
 		case 2:
 			return decMessage(typ, b, func(v []byte) error {
 				if m.Shape == nil {
@@ -521,7 +505,7 @@ func (m *TensorShapeProto_Dimension) unmarshal(b []byte, depth int) error {
 		switch num {
 		case 1:
 			var v int64
-			n, err := decInt64(typ, b, &v)
+			n, err := decVarint(typ, b, &v)
 			if err == nil {
 				m.Value = &TensorShapeProto_Dimension_DimValue{DimValue: v}
 			}
@@ -545,17 +529,17 @@ func (m *TensorProto) unmarshal(b []byte, depth int) error {
 	return decodeMessage("TensorProto", b, depth, &m.unknownFields, func(num protowire.Number, typ protowire.Type, b []byte) (int, error) {
 		switch num {
 		case 1:
-			return decInt64s(typ, b, &m.Dims)
+			return decVarints(typ, b, &m.Dims)
 		case 2:
-			return decInt32(typ, b, &m.DataType)
+			return decVarint(typ, b, &m.DataType)
 		case 4:
 			return decFloat32s(typ, b, &m.FloatData)
 		case 5:
-			return decInt32s(typ, b, &m.Int32Data)
+			return decVarints(typ, b, &m.Int32Data)
 		case 6:
 			return decBytesList(typ, b, &m.StringData)
 		case 7:
-			return decInt64s(typ, b, &m.Int64Data)
+			return decVarints(typ, b, &m.Int64Data)
 		case 8:
 			return decString(typ, b, &m.Name)
 		case 9:
