@@ -230,15 +230,12 @@ func supportedTransferSyntax(ts string) bool {
 	return false
 }
 
-// transferSyntaxName is the registered UID's name, with the UID. A UID this decoder does not
-// know is never echoed: the field is the file's own text and may hold anything, a patient's
+// transferSyntaxName is the registered UID's name, with the UID, for a refusal. A UID this
+// decoder does not know is never echoed: the field is the file's own text and may hold anything, a patient's
 // name or birth date included (the fuzzer planted one there).
 func transferSyntaxName(ts string) string {
 	if name, ok := transferSyntaxNames[ts]; ok {
 		return fmt.Sprintf("%s (%s)", name, ts)
-	}
-	if supportedTransferSyntax(ts) {
-		return ts
 	}
 	return unknownTransferSyntax
 }
